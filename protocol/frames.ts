@@ -1,0 +1,359 @@
+/**
+ * The frames of parley protocol version 1: their shapes, their limits, and
+ * the parsers that turn one received line into a checked frame.
+ *
+ * Every frame is one JSON object on one line. `docs/protocol.md` explains
+ * the conversation; this file is the authority on the shapes.
+ *
+ * @module
+ */
+
+import type { ErrorCode, ErrorFrame } from "./errors.ts";
+import { ProtocolError } from "./errors.ts";
+
+/** The protocol version this code speaks. */
+export const PROTOCOL_VERSION = 1;
+
+/** Largest frame in bytes, not counting the newline that ends it. */
+export const MAX_FRAME_BYTES = 65_536;
+
+/** Largest message text in UTF-8 bytes. Exactly this many is accepted. */
+export const MAX_TEXT_BYTES = 8_192;
+
+/** Longest client-chosen `id` of a `send` frame, in characters. */
+export const MAX_ID_LENGTH = 64;
+
+/** Longest password in characters. */
+export const MAX_PASSWORD_LENGTH = 1_024;
+
+/** Why the server ends a connection, as sent in a `bye` frame. */
+export type ByeReason =
+  | "client_left"
+  | "shutdown"
+  | "taken_over"
+  | "ping_timeout"
+  | "login_timeout"
+  | "too_many_attempts"
+  | "kicked"
+  | "slow_consumer"
+  | "protocol_error";
+
+// ---- client to server -----------------------------------------------------
+
+/** First frame of a client: who it wants to be. */
+export interface HelloFrame {
+  type: "hello";
+  v: number;
+  name: string;
+  /** Free-form client software name, for logs. */
+  client?: string;
+}
+
+/** The password the server asked for with an `auth` frame. */
+export interface PasswordFrame {
+  type: "password";
+  password: string;
+}
+
+/** A message to one user, or to `all`. */
+export interface SendFrame {
+  type: "send";
+  /** Chosen by the client; echoed in `accepted`, `delivered` and `error`. */
+  id: string;
+  to: string;
+  text: string;
+}
+
+/** The client has shown every private message up to and including `seq`. */
+export interface AckFrame {
+  type: "ack";
+  seq: number;
+}
+
+/** Frames without fields. */
+export interface BareFrame<T extends string> {
+  type: T;
+}
+
+/** Any frame a client may send. */
+export type ClientFrame =
+  | HelloFrame
+  | PasswordFrame
+  | SendFrame
+  | AckFrame
+  | BareFrame<"who">
+  | BareFrame<"ping">
+  | BareFrame<"pong">
+  | BareFrame<"bye">;
+
+// ---- server to client -----------------------------------------------------
+
+/** The server asks for a password: a new one (`register`) or the known one. */
+export interface AuthFrame {
+  type: "auth";
+  mode: "register" | "login";
+  /** The name as it will be shown. */
+  name: string;
+}
+
+/** Login succeeded. */
+export interface ReadyFrame {
+  type: "ready";
+  v: number;
+  /** The name as first registered. */
+  name: string;
+  server: string;
+  /** Seconds of client silence before the server pings. */
+  pingInterval: number;
+  /** Seconds the server waits for any frame after its ping. */
+  pingTimeout: number;
+  /** Stored messages about to be replayed. */
+  stored: number;
+  /** Stored messages that expired unread while the user was away. */
+  expired: number;
+}
+
+/** The server has taken a `send` safely. */
+export interface AcceptedFrame {
+  type: "accepted";
+  id: string;
+  to: string;
+  /** Server time in milliseconds since the epoch. */
+  ts: number;
+  /** `sent`: pushed to an online recipient; `stored`: kept for later. */
+  status: "sent" | "stored" | "broadcast";
+}
+
+/** The recipient's client has shown the message `id` sent earlier. */
+export interface DeliveredFrame {
+  type: "delivered";
+  id: string;
+  to: string;
+}
+
+/** A message. `seq` is present on private messages, which must be acked. */
+export interface MsgFrame {
+  type: "msg";
+  from: string;
+  /** The recipient's name, or `all` for a broadcast. */
+  to: string;
+  ts: number;
+  text: string;
+  seq?: number;
+}
+
+/** Who is online. */
+export interface WhoFrame {
+  type: "who";
+  users: string[];
+}
+
+/** The server is ending the connection. */
+export interface ByeFrame {
+  type: "bye";
+  reason: ByeReason;
+  text: string;
+}
+
+/** Any frame a server may send. */
+export type ServerFrame =
+  | AuthFrame
+  | ReadyFrame
+  | AcceptedFrame
+  | DeliveredFrame
+  | MsgFrame
+  | WhoFrame
+  | ByeFrame
+  | ErrorFrame
+  | BareFrame<"ping">
+  | BareFrame<"pong">;
+
+// ---- parsing --------------------------------------------------------------
+
+const encoder = new TextEncoder();
+
+/** UTF-8 length of a string in bytes. */
+export function utf8Length(text: string): number {
+  return encoder.encode(text).length;
+}
+
+type Json = Record<string, unknown>;
+
+function shapeError(message: string): ProtocolError {
+  return new ProtocolError("bad_frame", message);
+}
+
+function parseObject(line: string): Json {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw shapeError("Frame is not valid JSON; send one JSON object per line");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw shapeError(
+      `Frame must be a JSON object, found ${
+        Array.isArray(value) ? "array" : typeof value
+      }`,
+    );
+  }
+  return value as Json;
+}
+
+function stringField(obj: Json, field: string, max: number): string {
+  const value = obj[field];
+  if (typeof value !== "string") {
+    throw shapeError(
+      `Field "${field}" of a "${obj.type}" frame must be a string, found ${
+        value === undefined ? "nothing" : typeof value
+      }`,
+    );
+  }
+  if (value.length > max) {
+    throw shapeError(
+      `Field "${field}" must be at most ${max} characters, found ${value.length}`,
+    );
+  }
+  return value;
+}
+
+function seqField(obj: Json): number {
+  const value = obj.seq;
+  if (!Number.isSafeInteger(value) || (value as number) < 0) {
+    throw shapeError(
+      `Field "seq" of an "ack" frame must be a whole number >= 0, found ${
+        JSON.stringify(value) ?? "nothing"
+      }`,
+    );
+  }
+  return value as number;
+}
+
+/**
+ * Parses one line received by a server into a checked client frame.
+ *
+ * Unknown extra fields are ignored, so later clients may add some.
+ *
+ * @param line One frame without its newline.
+ * @returns The frame, holding only the fields parley knows.
+ * @throws {ProtocolError} `bad_frame` for invalid JSON or a wrong shape,
+ * `unknown_type` for a type parley does not know, `text_too_large` for a
+ * text over {@linkcode MAX_TEXT_BYTES}.
+ *
+ * @example
+ * ```ts
+ * import { parseClientFrame } from "./frames.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(
+ *   parseClientFrame('{"type":"send","id":"1","to":"bob","text":"hi"}'),
+ *   { type: "send", id: "1", to: "bob", text: "hi" },
+ * );
+ * assert.throws(() => parseClientFrame("[1]"), /must be a JSON object/);
+ * ```
+ */
+export function parseClientFrame(line: string): ClientFrame {
+  const obj = parseObject(line);
+  switch (obj.type) {
+    case "hello": {
+      const v = obj.v;
+      if (!Number.isSafeInteger(v)) {
+        throw shapeError(
+          `Field "v" of a "hello" frame must be the protocol version ${PROTOCOL_VERSION}`,
+        );
+      }
+      const frame: HelloFrame = {
+        type: "hello",
+        v: v as number,
+        name: stringField(obj, "name", 256),
+      };
+      if (typeof obj.client === "string") {
+        frame.client = obj.client.slice(0, 64);
+      }
+      return frame;
+    }
+    case "password":
+      return {
+        type: "password",
+        password: stringField(obj, "password", MAX_PASSWORD_LENGTH),
+      };
+    case "send": {
+      const id = stringField(obj, "id", MAX_ID_LENGTH);
+      const to = stringField(obj, "to", 256);
+      const text = stringField(obj, "text", MAX_FRAME_BYTES);
+      const size = utf8Length(text);
+      if (size > MAX_TEXT_BYTES) {
+        throw new ProtocolError(
+          "text_too_large",
+          `Message text must be at most ${MAX_TEXT_BYTES} bytes, found ${size}`,
+        );
+      }
+      return { type: "send", id, to, text };
+    }
+    case "ack":
+      return { type: "ack", seq: seqField(obj) };
+    case "who":
+    case "ping":
+    case "pong":
+    case "bye":
+      return { type: obj.type };
+    case undefined:
+      throw shapeError('Frame has no "type" field');
+    default:
+      throw new ProtocolError(
+        "unknown_type",
+        `Unknown frame type ${
+          JSON.stringify(obj.type)
+        }; expected hello, password, send, ack, who, ping, pong or bye`,
+      );
+  }
+}
+
+const SERVER_TYPES = new Set([
+  "auth",
+  "ready",
+  "accepted",
+  "delivered",
+  "msg",
+  "who",
+  "bye",
+  "error",
+  "ping",
+  "pong",
+]);
+
+/**
+ * Parses one line received by a client into a server frame.
+ *
+ * A client trusts its server more than a server trusts its clients: this
+ * checks that the line is an object of a known type and leaves the fields
+ * to the caller.
+ *
+ * @throws {ProtocolError} `bad_frame` or `unknown_type`.
+ */
+export function parseServerFrame(line: string): ServerFrame {
+  const obj = parseObject(line);
+  if (typeof obj.type !== "string" || !SERVER_TYPES.has(obj.type)) {
+    throw new ProtocolError(
+      "unknown_type",
+      `Unknown server frame type ${JSON.stringify(obj.type)}`,
+    );
+  }
+  return obj as unknown as ServerFrame;
+}
+
+/**
+ * Copy of a frame that is safe to log: any `password` field becomes `***`.
+ */
+export function redact(frame: ClientFrame | ServerFrame): unknown {
+  return frame.type === "password" ? { ...frame, password: "***" } : frame;
+}
+
+/** Builds an `error` frame without throwing. */
+export function errorFrame(
+  code: ErrorCode,
+  text: string,
+  id?: string,
+): ErrorFrame {
+  return new ProtocolError(code, text).toFrame(id);
+}

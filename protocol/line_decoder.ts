@@ -1,0 +1,130 @@
+/**
+ * Splits a byte stream into frames: lines of UTF-8 ended by `\n`.
+ *
+ * Bytes may arrive in any pieces (one at a time, many frames at once, a
+ * character cut in two); the frames come out the same. A line longer than
+ * the limit is reported once and its rest is skipped up to the next newline,
+ * so none of it is mistaken for a frame.
+ *
+ * @module
+ */
+
+import { MAX_FRAME_BYTES } from "./frames.ts";
+
+/** What the decoder found in the stream. */
+export type Decoded =
+  | { kind: "line"; line: string }
+  | { kind: "too_large"; bytes: number }
+  | { kind: "bad_utf8" };
+
+const NEWLINE = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Incremental line decoder with a size limit.
+ *
+ * @example
+ * ```ts
+ * import { LineDecoder } from "./line_decoder.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const decoder = new LineDecoder(16);
+ * const bytes = new TextEncoder().encode('{"a":1}\r\n{"b"');
+ * assert.deepEqual(decoder.push(bytes), [{ kind: "line", line: '{"a":1}' }]);
+ * assert.deepEqual(decoder.push(new TextEncoder().encode(":2}\n")), [
+ *   { kind: "line", line: '{"b":2}' },
+ * ]);
+ * ```
+ */
+export class LineDecoder {
+  readonly #max: number;
+  readonly #utf8 = new TextDecoder("utf-8", { fatal: true });
+  #parts: Uint8Array[] = [];
+  #size = 0;
+  /** Bytes of an oversized line seen so far, while skipping its rest. */
+  #skipping = 0;
+
+  /**
+   * @param maxBytes Longest line accepted, without its line ending.
+   * Defaults to {@linkcode MAX_FRAME_BYTES}.
+   */
+  constructor(maxBytes: number = MAX_FRAME_BYTES) {
+    this.#max = maxBytes;
+  }
+
+  /** Bytes held for a line not yet ended. */
+  get pendingBytes(): number {
+    return this.#size;
+  }
+
+  /**
+   * Feeds bytes and returns what they complete, in order.
+   *
+   * @param chunk Bytes as read. The decoder copies what it keeps.
+   */
+  push(chunk: Uint8Array): Decoded[] {
+    const out: Decoded[] = [];
+    let start = 0;
+    while (start < chunk.length) {
+      const end = chunk.indexOf(NEWLINE, start);
+      if (end === -1) {
+        this.#hold(chunk.subarray(start));
+        break;
+      }
+      this.#finish(chunk.subarray(start, end), out);
+      start = end + 1;
+    }
+    return out;
+  }
+
+  #hold(piece: Uint8Array): void {
+    if (this.#skipping > 0) {
+      this.#skipping += piece.length;
+      return;
+    }
+    if (this.#size + piece.length > this.#max + 1) {
+      // +1 leaves room for a CR that a CRLF ending will strip.
+      this.#skipping = this.#size + piece.length;
+      this.#parts = [];
+      this.#size = 0;
+      return;
+    }
+    this.#parts.push(piece.slice());
+    this.#size += piece.length;
+  }
+
+  #finish(tail: Uint8Array, out: Decoded[]): void {
+    if (this.#skipping > 0) {
+      out.push({ kind: "too_large", bytes: this.#skipping + tail.length });
+      this.#skipping = 0;
+      return;
+    }
+    let bytes = tail;
+    if (this.#parts.length > 0) {
+      bytes = new Uint8Array(this.#size + tail.length);
+      let offset = 0;
+      for (const part of this.#parts) {
+        bytes.set(part, offset);
+        offset += part.length;
+      }
+      bytes.set(tail, offset);
+      this.#parts = [];
+      this.#size = 0;
+    }
+    let length = bytes.length;
+    if (length > 0 && bytes[length - 1] === CR) length--;
+    if (length > this.#max) {
+      out.push({ kind: "too_large", bytes: length });
+      return;
+    }
+    if (length === 0) return; // Blank lines are keep-alives, not frames.
+    try {
+      out.push({
+        kind: "line",
+        line: this.#utf8.decode(bytes.subarray(0, length)),
+      });
+    } catch {
+      out.push({ kind: "bad_utf8" });
+    }
+  }
+}

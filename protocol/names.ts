@@ -1,0 +1,120 @@
+/**
+ * User names: which are allowed, and when two names are the same person.
+ *
+ * A name is compared by its key: the Unicode NFKC form, lower-cased. So
+ * `Alice`, `ALICE` and full-width `ａｌｉｃｅ` are one account, and an accent
+ * typed composed or decomposed is the same letter. Invisible characters are
+ * not allowed at all, and a name may not mix scripts (a Cyrillic `а` inside
+ * a Latin name), which stops most look-alikes.
+ *
+ * @module
+ */
+
+import { ProtocolError } from "./errors.ts";
+
+/** Longest name, in characters after normalisation. */
+export const MAX_NAME_LENGTH = 32;
+
+/** Names nobody may register, compared by key. */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set(["all"]);
+
+/** The rule, as told to a client whose name was refused. */
+export const NAME_RULE =
+  `A name is 1-${MAX_NAME_LENGTH} letters, digits, "_" or "-", from one script`;
+
+const ALLOWED = /^[\p{L}\p{M}\p{Nd}_-]+$/u;
+
+// Scripts a single name may draw its letters from. Japanese mixes three of
+// them by design, so they count as one.
+const SCRIPTS: ReadonlyArray<[string, RegExp]> = [
+  ["Latin", /\p{Script=Latin}/u],
+  ["Cyrillic", /\p{Script=Cyrillic}/u],
+  ["Greek", /\p{Script=Greek}/u],
+  ["Armenian", /\p{Script=Armenian}/u],
+  ["Hebrew", /\p{Script=Hebrew}/u],
+  ["Arabic", /\p{Script=Arabic}/u],
+  ["Devanagari", /\p{Script=Devanagari}/u],
+  ["Thai", /\p{Script=Thai}/u],
+  ["Georgian", /\p{Script=Georgian}/u],
+  ["Hangul", /\p{Script=Hangul}/u],
+  ["Japanese", /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]/u],
+];
+
+/** A checked name. */
+export interface Name {
+  /** How the name is shown: the NFKC form of what was typed. */
+  display: string;
+  /** What identifies the account: NFKC, lower-cased. */
+  key: string;
+}
+
+/**
+ * The comparison key of a name, without checking it.
+ *
+ * @example
+ * ```ts
+ * import { nameKey } from "./names.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(nameKey("ＡＬＩＣＥ"), "alice");
+ * ```
+ */
+export function nameKey(name: string): string {
+  return name.normalize("NFKC").toLowerCase().normalize("NFKC");
+}
+
+/**
+ * Checks a requested name and returns its display form and key.
+ *
+ * @throws {ProtocolError} `bad_name` when it breaks {@linkcode NAME_RULE},
+ * `name_confusable` when it mixes scripts, `name_reserved` for `all`.
+ *
+ * @example
+ * ```ts
+ * import { checkName } from "./names.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(checkName("Bob"), { display: "Bob", key: "bob" });
+ * assert.throws(() => checkName("b ob"), /letters, digits/);
+ * ```
+ */
+export function checkName(requested: string): Name {
+  const display = requested.normalize("NFKC");
+  const length = [...display].length;
+  if (length === 0 || length > MAX_NAME_LENGTH || !ALLOWED.test(display)) {
+    const found = length === 0
+      ? "an empty name"
+      : length > MAX_NAME_LENGTH
+      ? `${length} characters`
+      : `${JSON.stringify(requested)}`;
+    throw new ProtocolError("bad_name", `${NAME_RULE}; found ${found}`);
+  }
+  if (/^\p{M}/u.test(display)) {
+    throw new ProtocolError(
+      "bad_name",
+      `${NAME_RULE}; a name cannot start with a combining mark`,
+    );
+  }
+  const scripts = new Set<string>();
+  for (const char of display) {
+    if (!/\p{L}/u.test(char)) continue;
+    const script = SCRIPTS.find(([, re]) => re.test(char))?.[0] ?? "Other";
+    scripts.add(script);
+  }
+  if (scripts.size > 1) {
+    throw new ProtocolError(
+      "name_confusable",
+      `Name mixes letters from ${
+        [...scripts].join(" and ")
+      } scripts, which can look like another name; use one script`,
+    );
+  }
+  const key = nameKey(display);
+  if (RESERVED_NAMES.has(key)) {
+    throw new ProtocolError(
+      "name_reserved",
+      `The name "${display}" is reserved; choose another`,
+    );
+  }
+  return { display, key };
+}

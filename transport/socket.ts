@@ -1,0 +1,254 @@
+/**
+ * The transport over Deno's sockets: TCP for `host:port` addresses and Unix
+ * domain sockets for `unix:PATH`.
+ *
+ * @module
+ */
+
+import { LineDecoder } from "../protocol/line_decoder.ts";
+import {
+  type CloseCause,
+  DEFAULT_MAX_QUEUED_BYTES,
+  type Link,
+  type LinkHandler,
+  type LinkOptions,
+  type Listener,
+  type Transport,
+} from "./transport.ts";
+
+const encoder = new TextEncoder();
+const READ_BUFFER_BYTES = 64 * 1024;
+
+/** A parsed transport address. */
+export type SocketAddress =
+  | { transport: "tcp"; hostname: string; port: number }
+  | { transport: "unix"; path: string };
+
+/**
+ * Parses `host:port`, `[v6]:port` or `unix:PATH`.
+ *
+ * @throws {SyntaxError} When the address has none of these forms.
+ *
+ * @example
+ * ```ts
+ * import { parseAddress } from "./socket.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseAddress("127.0.0.1:1998"), {
+ *   transport: "tcp",
+ *   hostname: "127.0.0.1",
+ *   port: 1998,
+ * });
+ * ```
+ */
+export function parseAddress(address: string): SocketAddress {
+  if (address.startsWith("unix:")) {
+    const path = address.slice(5);
+    if (path === "") throw new SyntaxError("Expected unix:PATH, found no path");
+    return { transport: "unix", path };
+  }
+  const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(address);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) {
+    throw new SyntaxError(
+      `Expected HOST:PORT with a port from 0 to 65535, found "${address}"`,
+    );
+  }
+  return { transport: "tcp", hostname: match[1] ?? match[2], port };
+}
+
+/** Formats a Deno network address as parley writes addresses. */
+export function formatAddress(addr: Deno.Addr): string {
+  if (addr.transport === "tcp" || addr.transport === "udp") {
+    const host = addr.hostname.includes(":")
+      ? `[${addr.hostname}]`
+      : addr.hostname;
+    return `${host}:${addr.port}`;
+  }
+  return "path" in addr ? `unix:${addr.path}` : addr.transport;
+}
+
+/** {@linkcode Transport} over TCP and Unix sockets. */
+export class SocketTransport implements Transport {
+  readonly #options: LinkOptions;
+
+  /** @param options Limits applied to every link. */
+  constructor(options: LinkOptions = {}) {
+    this.#options = options;
+  }
+
+  /** Listens on TCP (`host:port`, port 0 picks one) or a Unix socket. */
+  listen(address: string): Promise<Listener> {
+    const parsed = parseAddress(address);
+    const listener = parsed.transport === "tcp"
+      ? Deno.listen({ hostname: parsed.hostname, port: parsed.port })
+      : Deno.listen({ transport: "unix", path: parsed.path });
+    return Promise.resolve(new SocketListener(listener, this.#options));
+  }
+
+  /** Connects to `host:port` or `unix:PATH`. */
+  async connect(address: string): Promise<Link> {
+    const parsed = parseAddress(address);
+    const conn = parsed.transport === "tcp"
+      ? await Deno.connect({ hostname: parsed.hostname, port: parsed.port })
+      : await Deno.connect({ transport: "unix", path: parsed.path });
+    return new SocketLink(conn, this.#options);
+  }
+}
+
+class SocketListener implements Listener {
+  readonly address: string;
+  readonly #listener: Deno.Listener;
+  readonly #options: LinkOptions;
+  #closed = false;
+
+  constructor(listener: Deno.Listener, options: LinkOptions) {
+    this.#listener = listener;
+    this.#options = options;
+    this.address = formatAddress(listener.addr);
+  }
+
+  async accept(): Promise<Link | null> {
+    while (!this.#closed) {
+      try {
+        const conn = await this.#listener.accept();
+        return new SocketLink(conn, this.#options);
+      } catch (error) {
+        if (this.#closed) return null;
+        // Too many open files and similar are passing: wait and go on.
+        if (!(error instanceof Deno.errors.BadResource)) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          continue;
+        }
+        return null;
+      }
+    }
+    return null;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#listener.close();
+    } catch {
+      // Already closed.
+    }
+  }
+}
+
+/** A link over one Deno connection. */
+export class SocketLink implements Link {
+  readonly remote: string;
+  readonly #conn: Deno.Conn;
+  readonly #decoder: LineDecoder;
+  readonly #maxQueued: number;
+  #handler?: LinkHandler;
+  #pending: string[] = [];
+  #pendingBytes = 0;
+  #inFlightBytes = 0;
+  #writing = false;
+  #closed = false;
+  #drained: Array<() => void> = [];
+
+  constructor(conn: Deno.Conn, options: LinkOptions = {}) {
+    this.#conn = conn;
+    this.remote = formatAddress(conn.remoteAddr);
+    this.#decoder = new LineDecoder(options.maxFrameBytes);
+    this.#maxQueued = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+  }
+
+  get queuedBytes(): number {
+    return this.#pendingBytes + this.#inFlightBytes;
+  }
+
+  read(handler: LinkHandler): void {
+    if (this.#handler) throw new Error("Link is already being read");
+    this.#handler = handler;
+    this.#readLoop();
+  }
+
+  async #readLoop(): Promise<void> {
+    const buffer = new Uint8Array(READ_BUFFER_BYTES);
+    try {
+      while (!this.#closed) {
+        const n = await this.#conn.read(buffer);
+        if (n === null) return this.#shutdown("eof");
+        const frames = this.#decoder.push(buffer.subarray(0, n));
+        if (frames.length > 0 && !this.#closed) this.#handler!.onFrames(frames);
+      }
+    } catch {
+      this.#shutdown("error");
+    }
+  }
+
+  send(frame: string): boolean {
+    if (this.#closed) return false;
+    this.#pending.push(frame);
+    // Counted in UTF-16 units: close enough to bytes for a limit.
+    this.#pendingBytes += frame.length + 1;
+    if (this.queuedBytes > this.#maxQueued) {
+      this.#shutdown("overflow");
+      return false;
+    }
+    if (!this.#writing) {
+      this.#writing = true;
+      queueMicrotask(() => this.#writeLoop());
+    }
+    return true;
+  }
+
+  async #writeLoop(): Promise<void> {
+    try {
+      while (this.#pending.length > 0 && !this.#closed) {
+        const bytes = encoder.encode(this.#pending.join("\n") + "\n");
+        this.#pending = [];
+        this.#pendingBytes = 0;
+        this.#inFlightBytes = bytes.length;
+        let offset = 0;
+        while (offset < bytes.length) {
+          offset += await this.#conn.write(bytes.subarray(offset));
+          this.#inFlightBytes = bytes.length - offset;
+        }
+      }
+    } catch {
+      this.#shutdown("error");
+    } finally {
+      this.#writing = false;
+      this.#inFlightBytes = 0;
+      for (const resolve of this.#drained.splice(0)) resolve();
+    }
+  }
+
+  async end(graceMs = 1000): Promise<void> {
+    if (this.#closed) return;
+    if (this.#writing) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.#drained.push(resolve)),
+        new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs)),
+      ]);
+      clearTimeout(timer);
+    }
+    this.#shutdown("local");
+  }
+
+  close(): void {
+    this.#shutdown("local");
+  }
+
+  #shutdown(cause: CloseCause): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    try {
+      this.#conn.close();
+    } catch {
+      // Closing twice throws BadResource; either way it is closed.
+    }
+    for (const resolve of this.#drained.splice(0)) resolve();
+    this.#handler?.onClose(cause);
+  }
+}
