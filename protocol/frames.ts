@@ -357,3 +357,28 @@ export function errorFrame(
 ): ErrorFrame {
   return new ProtocolError(code, text).toFrame(id);
 }
+
+/** A received line that could not be taken as a frame, and why. */
+export interface InvalidFrame {
+  type: "invalid";
+  code: ErrorCode;
+  text: string;
+}
+
+/** What a server makes of one received line. */
+export type Incoming = ClientFrame | InvalidFrame;
+
+/**
+ * Like {@linkcode parseClientFrame}, but returns the refusal as an
+ * {@linkcode InvalidFrame} instead of throwing.
+ */
+export function readClientFrame(line: string): Incoming {
+  try {
+    return parseClientFrame(line);
+  } catch (error) {
+    if (error instanceof ProtocolError) {
+      return { type: "invalid", code: error.code, text: error.message };
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,590 @@
+/**
+ * The connection machine: the life of one client connection, from its first
+ * byte to its close.
+ *
+ * ```
+ * unregistered ──hello──▶ authenticating ──password ok──▶ online ◀─┐
+ *      ▲                    (lookingUp, awaitingPassword,    │      │ any
+ *      └──name taken─────── verifying, registering)   no frame   frame
+ *                                                  for pingInterval │
+ *                                                            ▼      │
+ *   closed ◀── ping timeout, bye, link lost, kick ──── idle-probing ┘
+ * ```
+ *
+ * The machine decides; it does no I/O itself. Everything it does to the
+ * world goes through {@linkcode ConnectionPorts}, given to
+ * {@linkcode createConnectionMachine}, so tests can drive it with fakes and
+ * a simulated clock. Sockets stay in the ports, never in the context.
+ *
+ * Frames arrive in batches (one `FRAMES` event per read). Once online the
+ * whole batch is handed to the ports at once; before that every frame can
+ * change the state, so the machine takes the first frame and raises the rest
+ * back to itself, ahead of anything that arrives later.
+ *
+ * @module
+ */
+
+import {
+  type ActorRefFrom,
+  type AnyActorRef,
+  assign,
+  cancel,
+  enqueueActions,
+  fromCallback,
+  fromPromise,
+  raise,
+  setup,
+} from "xstate";
+import type {
+  ByeReason,
+  ClientFrame,
+  Incoming,
+  ServerFrame,
+} from "../protocol/frames.ts";
+import { PROTOCOL_VERSION } from "../protocol/frames.ts";
+import { type ErrorCode, ProtocolError } from "../protocol/errors.ts";
+import { checkName } from "../protocol/names.ts";
+import type { CloseCause } from "../transport/transport.ts";
+
+/** Wrong passwords allowed on one connection before it is closed. */
+export const MAX_PASSWORD_FAILURES = 3;
+
+/** Timing of a connection, in milliseconds. */
+export interface ConnectionTimings {
+  /** Client silence before the server pings. */
+  pingIntervalMs: number;
+  /** Wait for any frame after the ping. */
+  pingTimeoutMs: number;
+  /** Time allowed from connect to a successful login. */
+  loginTimeoutMs: number;
+}
+
+/** Why a connection closed: a `bye` reason, or the link going away. */
+export type CloseReason = ByeReason | "connection_lost" | "internal";
+
+/** Everything a connection machine does to the world. */
+export interface ConnectionPorts {
+  timings: ConnectionTimings;
+  /** Called once at start with the running actor, so others can reach it. */
+  attach(connId: string, actor: AnyActorRef): void;
+  /**
+   * Starts reading the connection's link. Returns a function that stops
+   * reading; it is called when the machine stops.
+   */
+  read(connId: string, events: {
+    frames(frames: Incoming[]): void;
+    closed(cause: CloseCause): void;
+  }): () => void;
+  /** Sends a frame to the client. */
+  write(connId: string, frame: ServerFrame): void;
+  /** The display name of a registered account, or null if none. */
+  lookupAccount(key: string): Promise<string | null>;
+  /** Whether `password` is the account's password. */
+  checkPassword(key: string, password: string): Promise<boolean>;
+  /** Registers an account; false when the name was taken meanwhile. */
+  register(name: string, key: string, password: string): Promise<boolean>;
+  /** The user is logged in on this connection: route to it from now on. */
+  enterSession(connId: string, name: string, key: string): void;
+  /** Frames received while online, in order (never `bye`). */
+  handle(connId: string, frames: Incoming[]): void;
+  /** The connection is over: say why if the client can still hear it. */
+  finish(connId: string, reason: CloseReason, text: string): void;
+}
+
+/** The context of a connection actor: small, serialisable, secret-free. */
+export interface ConnectionContext {
+  connId: string;
+  remote: string;
+  /** Requested or logged-in display name. */
+  name: string | null;
+  key: string | null;
+  mode: "register" | "login" | null;
+  failures: number;
+  loggedIn: boolean;
+  closeReason: CloseReason | null;
+  closeText: string;
+}
+
+/** Input to spawn a connection actor with. */
+export interface ConnectionInput {
+  connId: string;
+  remote: string;
+}
+
+/** Events a connection actor accepts. */
+export type ConnectionEvent =
+  | { type: "FRAMES"; frames: Incoming[] }
+  | { type: "LINK_CLOSED"; cause: CloseCause }
+  | { type: "KICK"; reason: ByeReason; text: string }
+  | { type: "LOGIN_TIMEOUT" };
+
+type FramesEvent = Extract<ConnectionEvent, { type: "FRAMES" }>;
+
+const CLOSE_TEXT: Record<CloseReason, string> = {
+  client_left: "Goodbye",
+  shutdown: "The server is shutting down",
+  taken_over: "Logged in from another connection",
+  ping_timeout: "No answer to ping",
+  login_timeout: "Login took too long",
+  too_many_attempts: "Too many wrong passwords",
+  kicked: "Kicked by the operator",
+  slow_consumer: "Too far behind reading messages",
+  protocol_error: "Protocol error",
+  connection_lost: "Connection lost",
+  internal: "Internal server error",
+};
+
+function first(event: ConnectionEvent): Incoming | undefined {
+  return event.type === "FRAMES" ? event.frames[0] : undefined;
+}
+
+function firstIs<T extends Incoming["type"]>(
+  event: ConnectionEvent,
+  type: T,
+): boolean {
+  return first(event)?.type === type;
+}
+
+function refusal(code: ErrorCode, text: string): ServerFrame {
+  return new ProtocolError(code, text).toFrame();
+}
+
+/** What the first frame of a batch gets when it is not allowed. */
+function notAllowed(frame: Incoming, state: string): ServerFrame {
+  if (frame.type === "invalid") return refusal(frame.code, frame.text);
+  return refusal(
+    "not_allowed",
+    `A "${frame.type}" frame is not allowed while ${state}`,
+  );
+}
+
+/**
+ * Builds the connection machine around `ports`.
+ *
+ * @param ports The world the machine acts on; built once per server.
+ */
+export function createConnectionMachine(ports: ConnectionPorts) {
+  return setup({
+    types: {
+      context: {} as ConnectionContext,
+      events: {} as ConnectionEvent,
+      input: {} as ConnectionInput,
+    },
+    actors: {
+      link: fromCallback<ConnectionEvent, { connId: string }>(
+        ({ input, sendBack }) =>
+          ports.read(input.connId, {
+            frames: (frames) => sendBack({ type: "FRAMES", frames }),
+            closed: (cause) => sendBack({ type: "LINK_CLOSED", cause }),
+          }),
+      ),
+      lookupAccount: fromPromise<string | null, { key: string }>(
+        ({ input }) => ports.lookupAccount(input.key),
+      ),
+      checkPassword: fromPromise<boolean, { key: string; password: string }>(
+        ({ input }) => ports.checkPassword(input.key, input.password),
+      ),
+      register: fromPromise<
+        boolean,
+        { name: string; key: string; password: string }
+      >(({ input }) => ports.register(input.name, input.key, input.password)),
+    },
+    delays: {
+      pingInterval: ports.timings.pingIntervalMs,
+      pingTimeout: ports.timings.pingTimeoutMs,
+      loginTimeout: ports.timings.loginTimeoutMs,
+    },
+    guards: {
+      isHello: ({ event }) => firstIs(event, "hello"),
+      isGoodHello: ({ event }) => {
+        const frame = first(event);
+        if (frame?.type !== "hello" || frame.v !== PROTOCOL_VERSION) {
+          return false;
+        }
+        try {
+          checkName(frame.name);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      isPassword: ({ event }) => firstIs(event, "password"),
+      isEmptyPassword: ({ event }) => {
+        const frame = first(event);
+        return frame?.type === "password" && frame.password === "";
+      },
+      isRegistering: ({ context }) => context.mode === "register",
+      isBye: ({ event }) => firstIs(event, "bye"),
+      isPing: ({ event }) => firstIs(event, "ping"),
+      isPong: ({ event }) => firstIs(event, "pong"),
+      containsBye: ({ event }) =>
+        event.type === "FRAMES" && event.frames.some((f) => f.type === "bye"),
+      notLoggedIn: ({ context }) => !context.loggedIn,
+      hasAccount: (_, name: string | null) => name !== null,
+      succeeded: (_, ok: boolean) => ok,
+      lastChance: ({ context }) =>
+        context.failures + 1 >= MAX_PASSWORD_FAILURES,
+    },
+    actions: {
+      attach: ({ context, self }) => ports.attach(context.connId, self),
+      write: ({ context }, frame: ServerFrame) =>
+        ports.write(context.connId, frame),
+      pong: ({ context }) => ports.write(context.connId, { type: "pong" }),
+      ping: ({ context }) => ports.write(context.connId, { type: "ping" }),
+      /** Raises the frames after the first back to the machine. */
+      raiseRest: enqueueActions(({ event, enqueue }) => {
+        if (event.type === "FRAMES" && event.frames.length > 1) {
+          enqueue.raise({ type: "FRAMES", frames: event.frames.slice(1) });
+        }
+      }),
+      refuseFirst: ({ context, event }, state: string) => {
+        const frame = first(event);
+        if (frame) ports.write(context.connId, notAllowed(frame, state));
+      },
+      refuseHello: ({ context, event }) => {
+        const frame = first(event);
+        if (frame?.type !== "hello") return;
+        if (frame.v !== PROTOCOL_VERSION) {
+          ports.write(
+            context.connId,
+            refusal(
+              "unsupported_version",
+              `This server speaks protocol version ${PROTOCOL_VERSION}, found ${frame.v}`,
+            ),
+          );
+          return;
+        }
+        try {
+          checkName(frame.name);
+        } catch (error) {
+          const e = error as ProtocolError;
+          ports.write(context.connId, refusal(e.code, e.message));
+        }
+      },
+      takeName: assign(({ event }) => {
+        const frame = first(event) as Extract<ClientFrame, { type: "hello" }>;
+        const { display, key } = checkName(frame.name);
+        return { name: display, key, mode: null, failures: 0 };
+      }),
+      askPassword: ({ context }) =>
+        ports.write(context.connId, {
+          type: "auth",
+          mode: context.mode!,
+          name: context.name!,
+        }),
+      enterSession: ({ context }) =>
+        ports.enterSession(context.connId, context.name!, context.key!),
+      handleFrames: ({ context, event }) => {
+        const frames = (event as FramesEvent).frames;
+        const bye = frames.findIndex((f) => f.type === "bye");
+        const before = bye === -1 ? frames : frames.slice(0, bye);
+        if (before.length > 0) ports.handle(context.connId, before);
+      },
+      setReason: assign((_, reason: CloseReason) => ({
+        closeReason: reason,
+        closeText: CLOSE_TEXT[reason],
+      })),
+      finish: ({ context }) =>
+        ports.finish(
+          context.connId,
+          context.closeReason ?? "connection_lost",
+          context.closeText || CLOSE_TEXT.connection_lost,
+        ),
+    },
+  }).createMachine({
+    id: "connection",
+    context: ({ input }) => ({
+      connId: input.connId,
+      remote: input.remote,
+      name: null,
+      key: null,
+      mode: null,
+      failures: 0,
+      loggedIn: false,
+      closeReason: null,
+      closeText: "",
+    }),
+    invoke: { id: "link", src: "link", input: ({ context }) => context },
+    entry: [
+      "attach",
+      raise({ type: "LOGIN_TIMEOUT" }, {
+        id: "loginTimer",
+        delay: "loginTimeout",
+      }),
+    ],
+    on: {
+      LINK_CLOSED: {
+        target: ".closed",
+        actions: [{ type: "setReason", params: "connection_lost" }],
+      },
+      KICK: {
+        target: ".closed",
+        actions: assign(({ event }) => ({
+          closeReason: event.reason,
+          closeText: event.text,
+        })),
+      },
+      LOGIN_TIMEOUT: {
+        guard: "notLoggedIn",
+        target: ".closed",
+        actions: [{ type: "setReason", params: "login_timeout" }],
+      },
+    },
+    initial: "unregistered",
+    states: {
+      unregistered: {
+        on: {
+          FRAMES: [
+            {
+              guard: "isGoodHello",
+              target: "authenticating",
+              actions: ["takeName", "raiseRest"],
+            },
+            { guard: "isHello", actions: ["refuseHello", "raiseRest"] },
+            {
+              guard: "isBye",
+              target: "closed",
+              actions: [{ type: "setReason", params: "client_left" }],
+            },
+            { guard: "isPing", actions: ["pong", "raiseRest"] },
+            { guard: "isPong", actions: "raiseRest" },
+            {
+              actions: [
+                { type: "refuseFirst", params: "not logged in" },
+                "raiseRest",
+              ],
+            },
+          ],
+        },
+      },
+      authenticating: {
+        initial: "lookingUp",
+        on: {
+          FRAMES: [
+            {
+              guard: "isBye",
+              target: "closed",
+              actions: [{ type: "setReason", params: "client_left" }],
+            },
+            { guard: "isPing", actions: ["pong", "raiseRest"] },
+            { guard: "isPong", actions: "raiseRest" },
+            {
+              actions: [
+                { type: "refuseFirst", params: "logging in" },
+                "raiseRest",
+              ],
+            },
+          ],
+        },
+        states: {
+          lookingUp: {
+            invoke: {
+              src: "lookupAccount",
+              input: ({ context }) => ({ key: context.key! }),
+              onDone: [
+                {
+                  guard: {
+                    type: "hasAccount",
+                    params: ({ event }) => event.output,
+                  },
+                  target: "awaitingPassword",
+                  actions: [
+                    assign({
+                      mode: "login",
+                      name: ({ event }) => event.output,
+                    }),
+                    "askPassword",
+                  ],
+                },
+                {
+                  target: "awaitingPassword",
+                  actions: [assign({ mode: "register" }), "askPassword"],
+                },
+              ],
+              onError: {
+                target: "#connection.closed",
+                actions: [{ type: "setReason", params: "internal" }],
+              },
+            },
+          },
+          awaitingPassword: {
+            on: {
+              FRAMES: [
+                {
+                  guard: "isEmptyPassword",
+                  actions: [
+                    {
+                      type: "write",
+                      params: refusal(
+                        "bad_password",
+                        "A password must not be empty",
+                      ),
+                    },
+                    "raiseRest",
+                  ],
+                },
+                {
+                  guard: "isPassword",
+                  target: "checking",
+                  actions: "raiseRest",
+                },
+                {
+                  guard: "isHello",
+                  target: "#connection.unregistered",
+                  actions: raise(({ event }) => event),
+                },
+              ],
+            },
+          },
+          checking: {
+            always: [
+              { guard: "isRegistering", target: "registering" },
+              { target: "verifying" },
+            ],
+          },
+          verifying: {
+            invoke: {
+              src: "checkPassword",
+              input: ({ context, event }) => ({
+                key: context.key!,
+                password: passwordOf(event),
+              }),
+              onDone: [
+                {
+                  guard: {
+                    type: "succeeded",
+                    params: ({ event }) => event.output,
+                  },
+                  target: "#connection.online",
+                },
+                {
+                  guard: "lastChance",
+                  target: "#connection.closed",
+                  actions: [{ type: "setReason", params: "too_many_attempts" }],
+                },
+                {
+                  target: "awaitingPassword",
+                  actions: [
+                    assign({ failures: ({ context }) => context.failures + 1 }),
+                    {
+                      type: "write",
+                      params: ({ context }) =>
+                        refusal(
+                          "wrong_password",
+                          `Wrong password; ${
+                            MAX_PASSWORD_FAILURES - context.failures
+                          } tries left`,
+                        ),
+                    },
+                  ],
+                },
+              ],
+              onError: {
+                target: "#connection.closed",
+                actions: [{ type: "setReason", params: "internal" }],
+              },
+            },
+          },
+          registering: {
+            invoke: {
+              src: "register",
+              input: ({ context, event }) => ({
+                name: context.name!,
+                key: context.key!,
+                password: passwordOf(event),
+              }),
+              onDone: [
+                {
+                  guard: {
+                    type: "succeeded",
+                    params: ({ event }) => event.output,
+                  },
+                  target: "#connection.online",
+                },
+                {
+                  target: "#connection.unregistered",
+                  actions: {
+                    type: "write",
+                    params: ({ context }) =>
+                      refusal(
+                        "name_taken",
+                        `The name "${context.name}" was just registered by someone else; choose another`,
+                      ),
+                  },
+                },
+              ],
+              onError: {
+                target: "#connection.closed",
+                actions: [{ type: "setReason", params: "internal" }],
+              },
+            },
+          },
+        },
+      },
+      online: {
+        entry: enqueueActions(({ context, enqueue }) => {
+          if (context.loggedIn) return;
+          enqueue(cancel("loginTimer"));
+          enqueue(assign({ loggedIn: true }));
+          enqueue("enterSession");
+        }),
+        after: { pingInterval: "idle-probing" },
+        on: {
+          FRAMES: [
+            {
+              guard: "containsBye",
+              target: "closed",
+              actions: [
+                "handleFrames",
+                { type: "setReason", params: "client_left" },
+              ],
+            },
+            { target: "online", reenter: true, actions: "handleFrames" },
+          ],
+        },
+      },
+      "idle-probing": {
+        entry: "ping",
+        after: {
+          pingTimeout: {
+            target: "closed",
+            actions: [{ type: "setReason", params: "ping_timeout" }],
+          },
+        },
+        on: {
+          FRAMES: [
+            {
+              guard: "containsBye",
+              target: "closed",
+              actions: [
+                "handleFrames",
+                { type: "setReason", params: "client_left" },
+              ],
+            },
+            { target: "online", actions: "handleFrames" },
+          ],
+        },
+      },
+      closed: {
+        type: "final",
+        entry: "finish",
+      },
+    },
+  });
+}
+
+/**
+ * The password carried by the event that entered a checking state. The
+ * password goes from the frame straight into the check and is never kept in
+ * the context.
+ */
+function passwordOf(event: unknown): string {
+  const frame = (event as FramesEvent).frames?.[0];
+  return frame?.type === "password" ? frame.password : "";
+}
+
+/** The machine type, for typing actors and snapshots. */
+export type ConnectionMachine = ReturnType<typeof createConnectionMachine>;
+
+/** A running connection actor. */
+export type ConnectionActor = ActorRefFrom<ConnectionMachine>;

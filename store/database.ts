@@ -1,0 +1,86 @@
+/**
+ * Opening parley's Deno KV database, with its schema version checked.
+ *
+ * Keys used (all under the first part named here):
+ *
+ * | key | value |
+ * | --- | --- |
+ * | `["schema"]` | the schema version, a number |
+ * | `["account", nameKey]` | {@linkcode Account} |
+ * | `["mailbox", nameKey]` | the mailbox cursor, see `mailboxes.ts` |
+ * | `["message", nameKey, seq]` | one stored private message |
+ *
+ * @module
+ */
+
+import { dirname } from "node:path";
+
+/** The schema this code reads and writes. */
+export const SCHEMA_VERSION = 1;
+
+/** The database cannot be used; the message says why and what to do. */
+export class DatabaseError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "DatabaseError";
+  }
+}
+
+/**
+ * Opens (creating if needed) the database at `path` and checks its schema.
+ *
+ * @param path A file path, or `:memory:` for a throwaway database.
+ * @throws {DatabaseError} When the folder cannot be created, the file is
+ * not a KV database, or it was written by a newer parley.
+ */
+export async function openDatabase(path: string): Promise<Deno.Kv> {
+  if (path !== ":memory:") {
+    try {
+      await Deno.mkdir(dirname(path), { recursive: true });
+    } catch (error) {
+      throw new DatabaseError(
+        `Cannot create the database folder ${dirname(path)}: ${
+          (error as Error).message
+        }`,
+        { cause: error },
+      );
+    }
+  }
+  let kv: Deno.Kv;
+  try {
+    kv = await Deno.openKv(path);
+  } catch (error) {
+    throw new DatabaseError(
+      `Cannot open the database ${path}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  try {
+    const found = await kv.get<number>(["schema"]);
+    if (found.value === null) {
+      const created = await kv.atomic().check(found).set(
+        ["schema"],
+        SCHEMA_VERSION,
+      ).commit();
+      if (!created.ok) {
+        throw new DatabaseError("Database changed while opening");
+      }
+    } else if (found.value !== SCHEMA_VERSION) {
+      throw new DatabaseError(
+        `Database ${path} has schema version ${found.value}, this parley reads version ${SCHEMA_VERSION}; ${
+          found.value > SCHEMA_VERSION
+            ? "use a newer parley"
+            : "it cannot be upgraded"
+        }`,
+      );
+    }
+  } catch (error) {
+    kv.close();
+    if (error instanceof DatabaseError) throw error;
+    throw new DatabaseError(
+      `Cannot use the database ${path}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  return kv;
+}

@@ -1,0 +1,97 @@
+/**
+ * Fake ports for driving a connection machine in tests, with a simulated
+ * clock: every frame written is recorded, accounts live in a Map.
+ *
+ * @module
+ */
+
+import { type AnyActorRef, createActor, SimulatedClock } from "xstate";
+import {
+  type CloseReason,
+  type ConnectionPorts,
+  createConnectionMachine,
+} from "../../actors/connection.ts";
+import {
+  type Incoming,
+  readClientFrame,
+  type ServerFrame,
+} from "../../protocol/frames.ts";
+
+/** What the fake world saw a connection do. */
+export interface FakeWorld {
+  ports: ConnectionPorts;
+  written: ServerFrame[];
+  handled: Incoming[];
+  sessions: string[];
+  finished: Array<{ reason: CloseReason; text: string }>;
+  accounts: Map<string, { name: string; password: string }>;
+  readStopped: boolean;
+}
+
+/** Builds ports over plain arrays and maps. */
+export function fakeWorld(
+  timings = {
+    pingIntervalMs: 30_000,
+    pingTimeoutMs: 10_000,
+    loginTimeoutMs: 30_000,
+  },
+): FakeWorld {
+  const world: FakeWorld = {
+    written: [],
+    handled: [],
+    sessions: [],
+    finished: [],
+    accounts: new Map(),
+    readStopped: false,
+    ports: {
+      timings,
+      attach() {},
+      read() {
+        return () => {
+          world.readStopped = true;
+        };
+      },
+      write: (_, frame) => world.written.push(frame),
+      lookupAccount: (key) =>
+        Promise.resolve(world.accounts.get(key)?.name ?? null),
+      checkPassword: (key, password) =>
+        Promise.resolve(world.accounts.get(key)?.password === password),
+      register(name, key, password) {
+        if (world.accounts.has(key)) return Promise.resolve(false);
+        world.accounts.set(key, { name, password });
+        return Promise.resolve(true);
+      },
+      enterSession: (_, name) => world.sessions.push(name),
+      handle: (_, frames) => world.handled.push(...frames),
+      finish: (_, reason, text) => world.finished.push({ reason, text }),
+    },
+  };
+  return world;
+}
+
+/** A started connection actor on a simulated clock. */
+export function startConnection(world: FakeWorld) {
+  const clock = new SimulatedClock();
+  const actor = createActor(createConnectionMachine(world.ports), {
+    input: { connId: "conn-1", remote: "memory:1" },
+    clock,
+  });
+  actor.start();
+  const send = (...lines: string[]) =>
+    actor.send({ type: "FRAMES", frames: lines.map(readClientFrame) });
+  return { actor, clock, send };
+}
+
+/** Lets pending promise actors (account lookups, hashing) settle. */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+}
+
+/** The state value of an actor, flattened to `a.b`. */
+export function stateOf(actor: AnyActorRef): string {
+  const flatten = (value: unknown): string =>
+    typeof value === "string" ? value : Object.entries(
+      value as Record<string, unknown>,
+    ).map(([k, v]) => `${k}.${flatten(v)}`).join(",");
+  return flatten(actor.getSnapshot().value);
+}
