@@ -315,7 +315,11 @@ export function createConnectionMachine(ports: ConnectionPorts) {
     on: {
       LINK_CLOSED: {
         target: ".closed",
-        actions: [{ type: "setReason", params: "connection_lost" }],
+        actions: {
+          type: "setReason",
+          params: ({ event }) =>
+            event.cause === "overflow" ? "slow_consumer" : "connection_lost",
+        },
       },
       KICK: {
         target: ".closed",

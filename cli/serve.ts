@@ -1,0 +1,139 @@
+/**
+ * `parley serve`: runs the message server until SIGINT or SIGTERM.
+ *
+ * @module
+ */
+
+import { Option } from "commander";
+import { DatabaseError } from "../store/database.ts";
+import { defaultConfig, type ServeConfig } from "../server/config.ts";
+import { setupLogging, stopLogging } from "../server/logging.ts";
+import { startServer } from "../server/server.ts";
+import { integer, newCommand, parseArgs, seconds } from "./args.ts";
+
+/** Parses the flags of `parley serve` into a config. */
+export function parseServeArgs(args: string[]): ServeConfig {
+  const defaults = defaultConfig();
+  const command = newCommand("serve", "Run the parley message server")
+    .option("--host <host>", "address to listen on", defaults.host)
+    .option(
+      "--port <port>",
+      "TCP port; 0 picks a free one",
+      integer(0, 65535),
+      defaults.port,
+    )
+    .option(
+      "--db <path>",
+      "database file (env PARLEY_DB; default under $XDG_DATA_HOME/parley)",
+      defaults.db,
+    )
+    .option("--netlog <path>", "log every frame in and out to this file")
+    .option(
+      "--ping-interval <seconds>",
+      "client silence before the server pings",
+      seconds,
+      defaults.pingIntervalS,
+    )
+    .option(
+      "--ping-timeout <seconds>",
+      "wait for an answer to a ping",
+      seconds,
+      defaults.pingTimeoutS,
+    )
+    .option(
+      "--login-timeout <seconds>",
+      "time allowed to log in",
+      seconds,
+      defaults.loginTimeoutS,
+    )
+    .option(
+      "--max-offline <n>",
+      "stored messages per offline recipient",
+      integer(1, 1_000_000),
+      defaults.maxOffline,
+    )
+    .option(
+      "--offline-ttl <days>",
+      "days a stored message is kept",
+      integer(1, 36_500),
+      defaults.offlineTtlDays,
+    )
+    .addOption(
+      new Option("--log-level <level>", "least important log level shown")
+        .choices(["debug", "info", "warning", "error"])
+        .default(defaults.logLevel),
+    )
+    .addOption(
+      new Option("--log-format <format>", "log line format")
+        .choices(["text", "json"])
+        .default(defaults.logFormat),
+    )
+    .addOption(
+      new Option("--hash-cost <N>", "scrypt cost for new passwords")
+        .argParser(integer(1024, 1 << 20))
+        .default(defaults.hashCost)
+        .hideHelp(),
+    );
+  parseArgs(command, args);
+  const o = command.opts();
+  return {
+    ...defaults,
+    host: o.host,
+    port: o.port,
+    db: o.db,
+    netlog: o.netlog ?? null,
+    pingIntervalS: o.pingInterval,
+    pingTimeoutS: o.pingTimeout,
+    loginTimeoutS: o.loginTimeout,
+    maxOffline: o.maxOffline,
+    offlineTtlDays: o.offlineTtl,
+    logLevel: o.logLevel,
+    logFormat: o.logFormat,
+    hashCost: o.hashCost,
+  };
+}
+
+/** Runs `parley serve`; resolves with the exit status. */
+export async function main(args: string[]): Promise<number> {
+  const config = parseServeArgs(args);
+  await setupLogging({
+    level: config.logLevel,
+    format: config.logFormat,
+    netlog: config.netlog,
+  });
+  let server;
+  try {
+    server = await startServer(config);
+  } catch (error) {
+    await stopLogging();
+    if (error instanceof DatabaseError) {
+      console.error(`parley serve: ${error.message}`);
+      return 1;
+    }
+    if (error instanceof Deno.errors.AddrInUse) {
+      console.error(
+        `parley serve: ${config.host}:${config.port} is already in use; stop the other server or choose another --port`,
+      );
+      return 1;
+    }
+    if (error instanceof Deno.errors.AddrNotAvailable) {
+      console.error(
+        `parley serve: cannot listen on ${config.host}: no such local address (--host)`,
+      );
+      return 1;
+    }
+    throw error;
+  }
+  console.log(`parley serve: listening on ${server.address}`);
+  const stopped = Promise.withResolvers<void>();
+  const onSignal = () => stopped.resolve();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  await stopped.promise;
+  Deno.removeSignalListener("SIGINT", onSignal);
+  Deno.removeSignalListener("SIGTERM", onSignal);
+  console.log("parley: shutting down");
+  await server.shutdown();
+  await stopLogging();
+  return 0;
+}

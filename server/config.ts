@@ -1,0 +1,62 @@
+/**
+ * The settings of `parley serve`, with their defaults.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+
+/** Everything `parley serve` can be told. */
+export interface ServeConfig {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** The KV database file, or `:memory:`. */
+  db: string;
+  /** Where to log every frame, or null for no netlog. */
+  netlog: string | null;
+  pingIntervalS: number;
+  pingTimeoutS: number;
+  loginTimeoutS: number;
+  logLevel: "debug" | "info" | "warning" | "error";
+  logFormat: "text" | "json";
+  /** Stored messages per recipient. */
+  maxOffline: number;
+  offlineTtlDays: number;
+  /** Bytes a client may fall behind in reading before it is dropped. */
+  maxQueuedBytes: number;
+  /** scrypt cost N for new passwords (tests lower it). */
+  hashCost: number;
+}
+
+/**
+ * The default database path: `$PARLEY_DB`, else `parley/parley.db` under
+ * `$XDG_DATA_HOME`, else under `~/.local/share`.
+ */
+export function defaultDbPath(): string {
+  const env = (name: string) => Deno.env.get(name) || undefined;
+  const explicit = env("PARLEY_DB");
+  if (explicit) return explicit;
+  const base = env("XDG_DATA_HOME") ??
+    join(env("HOME") ?? ".", ".local", "share");
+  return join(base, "parley", "parley.db");
+}
+
+/** The defaults, with the database path resolved from the environment. */
+export function defaultConfig(): ServeConfig {
+  return {
+    host: "127.0.0.1",
+    port: 1998,
+    db: defaultDbPath(),
+    netlog: null,
+    pingIntervalS: 30,
+    pingTimeoutS: 10,
+    loginTimeoutS: 30,
+    logLevel: "info",
+    logFormat: "text",
+    maxOffline: 1000,
+    offlineTtlDays: 30,
+    maxQueuedBytes: 1 << 20,
+    hashCost: 16_384,
+  };
+}

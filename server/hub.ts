@@ -1,0 +1,355 @@
+/**
+ * The hub routes messages between logged-in users.
+ *
+ * It knows who is online (one session per user), stores every private
+ * message in the recipient's mailbox before anyone sees it, pushes it to the
+ * recipient if online, and removes it once the recipient's client
+ * acknowledges it. A user logging in first gets the stored backlog, then
+ * live messages: live ones that arrive during the replay wait behind it.
+ *
+ * The hub does not know sockets or actors: it writes frames and kicks
+ * connections through {@linkcode HubPorts}.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { ProtocolError } from "../protocol/errors.ts";
+import type {
+  ByeReason,
+  Incoming,
+  MsgFrame,
+  SendFrame,
+  ServerFrame,
+} from "../protocol/frames.ts";
+import { nameKey } from "../protocol/names.ts";
+import type { Mailboxes, StoredMessage } from "../store/mailboxes.ts";
+
+const log = getLogger(["parley", "route"]);
+
+/** Outgoing bytes above which a replay waits for the client to read. */
+const REPLAY_HIGH_WATER = 256 * 1024;
+/** Messages sent per replay step before checking the queue again. */
+const REPLAY_STEP = 200;
+
+/** What the hub needs from the server around it. */
+export interface HubPorts {
+  /** Sends a frame on a connection; false if it could not be queued. */
+  write(connId: string, frame: ServerFrame): boolean;
+  /** Bytes queued on a connection and not yet sent. */
+  queuedBytes(connId: string): number;
+  /** Ends a connection with a reason shown to its client. */
+  kick(connId: string, reason: ByeReason, text: string): void;
+  /** The display name of a registered user, or null. */
+  accountName(key: string): Promise<string | null>;
+  /** Server time in milliseconds. */
+  now(): number;
+  /** Settings announced in `ready`. */
+  ready: { server: string; pingInterval: number; pingTimeout: number };
+}
+
+/** A logged-in user's connection. */
+export interface Session {
+  connId: string;
+  name: string;
+  key: string;
+  since: number;
+  /** True until the stored backlog has been sent. */
+  replaying: boolean;
+  /** Live messages that arrived during the replay. */
+  held: StoredMessage[];
+  /** Highest private `seq` written to this connection. */
+  lastSent: number;
+  /** Sent, not yet acknowledged: who to tell when they are. */
+  unacked: Map<number, { fromKey: string; id: string }>;
+  closed: boolean;
+  /** Sends waiting for a name lookup, and the chain that orders them. */
+  lookups: number;
+  chain: Promise<void>;
+}
+
+/** Counters since start, for `parley debug`. */
+export interface HubStats {
+  routed: number;
+  broadcasts: number;
+}
+
+/** Routes messages; one per server. */
+export class Hub {
+  readonly #ports: HubPorts;
+  readonly #mailboxes: Mailboxes;
+  readonly #byKey = new Map<string, Session>();
+  readonly #byConn = new Map<string, Session>();
+  /** Display names of registered users seen so far, by key. */
+  readonly #names = new Map<string, string>();
+  readonly stats: HubStats = { routed: 0, broadcasts: 0 };
+
+  constructor(ports: HubPorts, mailboxes: Mailboxes) {
+    this.#ports = ports;
+    this.#mailboxes = mailboxes;
+  }
+
+  /** The session on a connection, if it is logged in. */
+  session(connId: string): Session | undefined {
+    return this.#byConn.get(connId);
+  }
+
+  /** The session of a user, if online. */
+  sessionOf(name: string): Session | undefined {
+    return this.#byKey.get(nameKey(name));
+  }
+
+  /** Every session. */
+  sessions(): IterableIterator<Session> {
+    return this.#byConn.values();
+  }
+
+  /**
+   * Logs `name` in on `connId`: takes over an older session of the same
+   * user, sends `ready`, then the stored backlog.
+   */
+  async enter(connId: string, name: string, key: string): Promise<void> {
+    const previous = this.#byKey.get(key);
+    if (previous) {
+      this.leave(previous.connId);
+      this.#ports.kick(
+        previous.connId,
+        "taken_over",
+        "Logged in from another connection",
+      );
+    }
+    const session: Session = {
+      connId,
+      name,
+      key,
+      since: this.#ports.now(),
+      replaying: true,
+      held: [],
+      lastSent: 0,
+      unacked: new Map(),
+      closed: false,
+      lookups: 0,
+      chain: Promise.resolve(),
+    };
+    this.#names.set(key, name);
+    this.#byKey.set(key, session);
+    this.#byConn.set(connId, session);
+    let opened;
+    try {
+      opened = await this.#mailboxes.open(key);
+    } catch (error) {
+      log.error("Cannot read the mailbox of {name}: {error}", { name, error });
+      this.#ports.kick(connId, "protocol_error", "Mailbox unavailable");
+      return;
+    }
+    if (session.closed) return;
+    this.#ports.write(connId, {
+      type: "ready",
+      v: 1,
+      name,
+      ...this.#ports.ready,
+      stored: opened.messages.length,
+      expired: opened.expired,
+    });
+    await this.#replay(session, opened.messages);
+  }
+
+  async #replay(session: Session, backlog: StoredMessage[]): Promise<void> {
+    for (let i = 0; i < backlog.length; i += REPLAY_STEP) {
+      while (this.#ports.queuedBytes(session.connId) > REPLAY_HIGH_WATER) {
+        if (session.closed) return;
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      if (session.closed) return;
+      for (const message of backlog.slice(i, i + REPLAY_STEP)) {
+        this.#push(session, message);
+      }
+    }
+    session.replaying = false;
+    for (const message of session.held) this.#push(session, message);
+    session.held = [];
+  }
+
+  #push(session: Session, message: StoredMessage): void {
+    if (message.seq <= session.lastSent) return;
+    session.lastSent = message.seq;
+    session.unacked.set(message.seq, {
+      fromKey: message.fromKey,
+      id: message.id,
+    });
+    const frame: MsgFrame = {
+      type: "msg",
+      from: message.from,
+      to: message.to,
+      ts: message.ts,
+      text: message.text,
+      seq: message.seq,
+    };
+    this.#ports.write(session.connId, frame);
+  }
+
+  /** The connection is gone: route nothing more to it. */
+  leave(connId: string): void {
+    const session = this.#byConn.get(connId);
+    if (!session) return;
+    session.closed = true;
+    this.#byConn.delete(connId);
+    if (this.#byKey.get(session.key) === session) {
+      this.#byKey.delete(session.key);
+    }
+  }
+
+  /** Frames from a logged-in connection, in order. */
+  handle(connId: string, frames: Incoming[]): void {
+    const session = this.#byConn.get(connId);
+    if (!session) return;
+    for (const frame of frames) {
+      switch (frame.type) {
+        case "send":
+          this.#send(session, frame);
+          break;
+        case "ack":
+          this.#ack(session, frame.seq);
+          break;
+        case "who":
+          this.#ports.write(connId, {
+            type: "who",
+            users: [...this.#byKey.values()].map((s) => s.name).sort(),
+          });
+          break;
+        case "ping":
+          this.#ports.write(connId, { type: "pong" });
+          break;
+        case "pong":
+        case "bye":
+          break;
+        case "invalid":
+          this.#ports.write(connId, {
+            type: "error",
+            code: frame.code,
+            text: frame.text,
+          });
+          break;
+        default:
+          this.#ports.write(
+            connId,
+            new ProtocolError(
+              "not_allowed",
+              `A "${frame.type}" frame is not allowed after login`,
+            ).toFrame(),
+          );
+      }
+    }
+  }
+
+  #send(session: Session, frame: SendFrame): void {
+    const toKey = nameKey(frame.to);
+    if (toKey === "all") return this.#broadcast(session, frame);
+    const known = this.#names.get(toKey);
+    if (known !== undefined && session.lookups === 0) {
+      this.#store(session, frame, toKey, known);
+      return;
+    }
+    // The name must be looked up. Later sends of this sender wait behind the
+    // lookup, so its messages keep their order.
+    session.lookups++;
+    session.chain = session.chain.then(async () => {
+      const name = await this.#accountName(toKey);
+      if (name === null) {
+        throw new ProtocolError("no_such_user", `no such user: ${frame.to}`);
+      }
+      this.#store(session, frame, toKey, name);
+    }).catch((error) => this.#refuse(session, frame, error))
+      .finally(() => session.lookups--);
+  }
+
+  async #accountName(key: string): Promise<string | null> {
+    const name = await this.#ports.accountName(key);
+    if (name !== null) this.#names.set(key, name);
+    return name;
+  }
+
+  #store(session: Session, frame: SendFrame, toKey: string, to: string): void {
+    const ts = this.#ports.now();
+    this.#mailboxes.append(toKey, {
+      from: session.name,
+      fromKey: session.key,
+      to,
+      ts,
+      text: frame.text,
+      id: frame.id,
+    }).then((stored) => {
+      const recipient = this.#byKey.get(toKey);
+      if (!session.closed) {
+        this.#ports.write(session.connId, {
+          type: "accepted",
+          id: frame.id,
+          to,
+          ts,
+          status: recipient ? "sent" : "stored",
+        });
+      }
+      this.stats.routed++;
+      if (!recipient) return;
+      if (recipient.replaying) recipient.held.push(stored);
+      else this.#push(recipient, stored);
+    }, (error) => this.#refuse(session, frame, error));
+  }
+
+  #refuse(session: Session, frame: SendFrame, error: unknown): void {
+    if (!(error instanceof ProtocolError)) {
+      log.error("Routing a message failed: {error}", { error });
+      error = new ProtocolError("internal", "The message could not be sent");
+    }
+    if (!session.closed) {
+      this.#ports.write(
+        session.connId,
+        (error as ProtocolError).toFrame(frame.id),
+      );
+    }
+  }
+
+  #broadcast(session: Session, frame: SendFrame): void {
+    const ts = this.#ports.now();
+    const msg: MsgFrame = {
+      type: "msg",
+      from: session.name,
+      to: "all",
+      ts,
+      text: frame.text,
+    };
+    for (const other of this.#byKey.values()) {
+      this.#ports.write(other.connId, msg);
+    }
+    this.#ports.write(session.connId, {
+      type: "accepted",
+      id: frame.id,
+      to: "all",
+      ts,
+      status: "broadcast",
+    });
+    this.stats.broadcasts++;
+  }
+
+  #ack(session: Session, seq: number): void {
+    const upTo = Math.min(seq, session.lastSent);
+    for (const [s, origin] of session.unacked) {
+      if (s > upTo) break;
+      session.unacked.delete(s);
+      const sender = this.#byKey.get(origin.fromKey);
+      if (sender) {
+        this.#ports.write(sender.connId, {
+          type: "delivered",
+          id: origin.id,
+          to: session.name,
+        });
+      }
+    }
+    this.#mailboxes.acknowledge(session.key, upTo).catch((error) =>
+      log.warn("Cannot remove acknowledged messages of {name}: {error}", {
+        name: session.name,
+        error,
+      })
+    );
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Logging for `parley serve`, configured once at start through LogTape.
+ *
+ * Categories: `parley.net` (connections), `parley.auth` (logins),
+ * `parley.route` (messages), `parley.store` (database), `parley.actor`
+ * (state transitions, at debug). Message bodies never appear at info.
+ * `parley.netlog` is the frame log, sent only to the `--netlog` file.
+ *
+ * @module
+ */
+
+import {
+  configure,
+  getJsonLinesFormatter,
+  getStreamSink,
+  getTextFormatter,
+  type LogRecord,
+  reset,
+  type Sink,
+} from "@logtape/logtape";
+import { getFileSink } from "@logtape/file";
+
+/** Logging settings. */
+export interface LoggingOptions {
+  level: "debug" | "info" | "warning" | "error";
+  format: "text" | "json";
+  /** Path of the frame log, or null. */
+  netlog: string | null;
+}
+
+/** One netlog line: time, direction, connection, remote, user, frame. */
+function netlogLine(record: LogRecord): string {
+  const p = record.properties as Record<string, string>;
+  const time = new Date(record.timestamp).toISOString();
+  return `${time} ${p.dir} ${p.conn} ${p.remote} ${p.user ?? "-"} ${p.frame}\n`;
+}
+
+/** Sets up the sinks; call once before the server starts. */
+export async function setupLogging(options: LoggingOptions): Promise<void> {
+  const sinks: Record<string, Sink> = {
+    stderr: getStreamSink(Deno.stderr.writable, {
+      formatter: options.format === "json"
+        ? getJsonLinesFormatter()
+        : getTextFormatter({
+          timestamp: "date-time-timezone",
+          value: (v) => typeof v === "string" ? v : Deno.inspect(v),
+        }),
+    }),
+  };
+  const loggers = [
+    {
+      category: ["parley"],
+      sinks: ["stderr"],
+      lowestLevel: options.level,
+    },
+    {
+      category: ["logtape", "meta"],
+      sinks: ["stderr"],
+      lowestLevel: "warning" as const,
+    },
+  ];
+  if (options.netlog) {
+    sinks.netlog = getFileSink(options.netlog, {
+      formatter: netlogLine,
+      lazy: true,
+    });
+    loggers.push({
+      category: ["parley", "netlog"],
+      sinks: ["netlog"],
+      lowestLevel: "debug",
+      // deno-lint-ignore no-explicit-any
+      parentSinks: "override",
+    } as any);
+  }
+  await configure({ reset: true, sinks, loggers });
+}
+
+/** Flushes and closes the sinks. */
+export async function stopLogging(): Promise<void> {
+  await reset();
+}

@@ -1,0 +1,339 @@
+/**
+ * The message server: listens on a transport, gives every accepted link to
+ * the supervisor, and provides the ports through which the connection
+ * actors reach the hub, the accounts and the sockets.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { type Actor, type AnyActorRef, createActor } from "xstate";
+import {
+  type CloseReason,
+  type ConnectionPorts,
+  createConnectionMachine,
+} from "../actors/connection.ts";
+import { createShardMachine } from "../actors/shard.ts";
+import {
+  createSupervisorMachine,
+  type SupervisorMachine,
+} from "../actors/supervisor.ts";
+import type { ByeReason, Incoming, ServerFrame } from "../protocol/frames.ts";
+import { readClientFrame, redact } from "../protocol/frames.ts";
+import { Accounts } from "../store/accounts.ts";
+import { openDatabase } from "../store/database.ts";
+import { GroupCommitter } from "../store/group_commit.ts";
+import { Mailboxes } from "../store/mailboxes.ts";
+import { hashPassword, verifyPassword } from "../store/password.ts";
+import type {
+  Inbound,
+  Link,
+  Listener,
+  Transport,
+} from "../transport/transport.ts";
+import { SocketTransport } from "../transport/socket.ts";
+import { VERSION } from "../version.ts";
+import type { ServeConfig } from "./config.ts";
+import { Hub } from "./hub.ts";
+
+const netLog = getLogger(["parley", "net"]);
+const authLog = getLogger(["parley", "auth"]);
+const actorLog = getLogger(["parley", "actor"]);
+const frameLog = getLogger(["parley", "netlog"]);
+
+/** One accepted connection, as the server tracks it. */
+export interface Connection {
+  id: string;
+  link: Link;
+  remote: string;
+  openedAt: number;
+  lastFrameAt: number;
+  actor?: AnyActorRef;
+  user?: string;
+}
+
+/** A running server. */
+export interface Server {
+  /** `host:port` actually bound. */
+  readonly address: string;
+  readonly hub: Hub;
+  readonly supervisor: Actor<SupervisorMachine>;
+  readonly connections: ReadonlyMap<string, Connection>;
+  readonly startedAt: number;
+  /** Tells every client, closes every link, the listener and the database. */
+  shutdown(): Promise<void>;
+}
+
+/** Options beyond the config, for tests. */
+export interface ServerOptions {
+  transport?: Transport;
+  /** Sees every actor event, for `parley debug`. */
+  inspect?: Parameters<typeof createActor>[1] extends infer O
+    ? O extends { inspect?: infer I } ? I : never
+    : never;
+}
+
+/** Redacts a password that a client sent in a line that did not parse. */
+function redactLine(line: string): string {
+  return line.replace(/("password"\s*:\s*)"(?:[^"\\]|\\.)*"/g, '$1"***"');
+}
+
+/**
+ * Opens the database, starts listening and serving.
+ *
+ * @throws {DatabaseError} When the database cannot be used.
+ * @throws {Deno.errors.AddrInUse} When the address is taken.
+ */
+export async function startServer(
+  config: ServeConfig,
+  options: ServerOptions = {},
+): Promise<Server> {
+  const kv = await openDatabase(config.db);
+  let listener: Listener;
+  try {
+    const transport = options.transport ??
+      new SocketTransport({ maxQueuedBytes: config.maxQueuedBytes });
+    listener = await transport.listen(`${config.host}:${config.port}`);
+  } catch (error) {
+    kv.close();
+    throw error;
+  }
+  const committer = new GroupCommitter(kv);
+  const accounts = new Accounts(kv);
+  const now = () => Date.now();
+  const mailboxes = new Mailboxes(kv, committer, {
+    maxStored: config.maxOffline,
+    ttlMs: config.offlineTtlDays * 86_400_000,
+    now,
+  });
+  const connections = new Map<string, Connection>();
+  const closing = new Set<Promise<void>>();
+  const netlogOn = config.netlog !== null;
+
+  const logFrame = (
+    conn: Connection,
+    dir: "in" | "out",
+    frame: string,
+  ) =>
+    frameLog.info("{dir} {conn} {frame}", {
+      dir,
+      conn: conn.id,
+      remote: conn.remote,
+      user: conn.user,
+      frame,
+    });
+
+  const write = (connId: string, frame: ServerFrame): boolean => {
+    const conn = connections.get(connId);
+    if (!conn) return false;
+    const line = JSON.stringify(frame);
+    if (netlogOn) logFrame(conn, "out", line);
+    return conn.link.send(line);
+  };
+
+  const kick = (connId: string, reason: ByeReason, text: string) =>
+    connections.get(connId)?.actor?.send({ type: "KICK", reason, text });
+
+  const hub = new Hub({
+    write,
+    kick,
+    queuedBytes: (connId) => connections.get(connId)?.link.queuedBytes ?? 0,
+    accountName: async (key) => (await accounts.find(key))?.name ?? null,
+    now,
+    ready: {
+      server: `parley/${VERSION}`,
+      pingInterval: config.pingIntervalS,
+      pingTimeout: config.pingTimeoutS,
+    },
+  }, mailboxes);
+
+  const toIncoming = (conn: Connection, inbound: Inbound): Incoming => {
+    switch (inbound.kind) {
+      case "line": {
+        const frame = readClientFrame(inbound.line);
+        if (netlogOn) {
+          logFrame(
+            conn,
+            "in",
+            frame.type === "invalid"
+              ? redactLine(inbound.line)
+              : JSON.stringify(redact(frame)),
+          );
+        }
+        return frame;
+      }
+      case "too_large":
+        return {
+          type: "invalid",
+          code: "frame_too_large",
+          text:
+            `Frame of ${inbound.bytes} bytes is over the limit of 65536; it was skipped`,
+        };
+      case "bad_utf8":
+        return {
+          type: "invalid",
+          code: "bad_utf8",
+          text: "Frame is not valid UTF-8; it was skipped",
+        };
+    }
+  };
+
+  const ports: ConnectionPorts = {
+    timings: {
+      pingIntervalMs: config.pingIntervalS * 1000,
+      pingTimeoutMs: config.pingTimeoutS * 1000,
+      loginTimeoutMs: config.loginTimeoutS * 1000,
+    },
+    attach(connId, actor) {
+      const conn = connections.get(connId);
+      if (conn) conn.actor = actor;
+    },
+    read(connId, events) {
+      const conn = connections.get(connId);
+      if (!conn) {
+        queueMicrotask(() => events.closed("local"));
+        return () => {};
+      }
+      conn.link.read({
+        onFrames(inbound) {
+          conn.lastFrameAt = now();
+          events.frames(inbound.map((item) => toIncoming(conn, item)));
+        },
+        onClose: (cause) => events.closed(cause),
+      });
+      return () => {};
+    },
+    write: (connId, frame) => void write(connId, frame),
+    lookupAccount: async (key) => (await accounts.find(key))?.name ?? null,
+    async checkPassword(key, password) {
+      const account = await accounts.find(key);
+      const ok = account !== null &&
+        await verifyPassword(password, account.hash);
+      if (!ok) authLog.warn("Wrong password for {user}", { user: key });
+      return ok;
+    },
+    async register(name, key, password) {
+      const hash = await hashPassword(password, {
+        N: config.hashCost,
+        r: 8,
+        p: 1,
+      });
+      const created = await accounts.create({
+        name,
+        key,
+        hash,
+        createdAt: now(),
+        lastLoginAt: null,
+      });
+      if (created) authLog.info("Registered {user}", { user: name });
+      return created;
+    },
+    enterSession(connId, name, key) {
+      const conn = connections.get(connId);
+      if (conn) conn.user = name;
+      authLog.info("{user} logged in on {conn} from {remote}", {
+        user: name,
+        conn: connId,
+        remote: conn?.remote,
+      });
+      accounts.touch(key, now()).catch(() => {});
+      hub.enter(connId, name, key).catch((error) =>
+        authLog.error("Login of {user} failed: {error}", { user: name, error })
+      );
+    },
+    handle: (connId, frames) => hub.handle(connId, frames),
+    finish: (connId, reason, text) => finish(connId, reason, text),
+  };
+
+  const finish = (connId: string, reason: CloseReason, text: string) => {
+    const conn = connections.get(connId);
+    hub.leave(connId);
+    if (!conn) return;
+    if (reason !== "connection_lost" && reason !== "internal") {
+      write(connId, { type: "bye", reason, text });
+    } else if (reason === "internal") {
+      write(connId, { type: "error", code: "internal", text });
+    }
+    connections.delete(connId);
+    const ended = conn.link.end(500);
+    closing.add(ended);
+    ended.finally(() => closing.delete(ended));
+    netLog.info("Closed {conn} {remote} {user}: {reason}", {
+      conn: connId,
+      remote: conn.remote,
+      user: conn.user ?? "-",
+      reason,
+    });
+  };
+
+  const connection = createConnectionMachine(ports);
+  const shard = createShardMachine(connection, {
+    childFailed(connId, error) {
+      actorLog.error("Connection actor {conn} failed: {error}", {
+        conn: connId,
+        error,
+      });
+      finish(connId, "internal", "Internal server error");
+    },
+  });
+  const supervisor = createActor(createSupervisorMachine(shard), {
+    input: {},
+    inspect: options.inspect,
+  });
+  supervisor.subscribe({
+    error: (error) => actorLog.fatal("Supervisor failed: {error}", { error }),
+  });
+  supervisor.start();
+
+  let accepting = true;
+  let counter = 0;
+  const acceptLoop = (async () => {
+    while (accepting) {
+      const link = await listener.accept();
+      if (!link) break;
+      const id = `conn-${++counter}`;
+      const at = now();
+      connections.set(id, {
+        id,
+        link,
+        remote: link.remote,
+        openedAt: at,
+        lastFrameAt: at,
+      });
+      netLog.info("Accepted {conn} from {remote}", {
+        conn: id,
+        remote: link.remote,
+      });
+      supervisor.send({ type: "CONNECTED", connId: id, remote: link.remote });
+    }
+  })();
+
+  const startedAt = now();
+  return {
+    address: listener.address,
+    hub,
+    supervisor,
+    connections,
+    startedAt,
+    async shutdown() {
+      accepting = false;
+      listener.close();
+      await acceptLoop;
+      for (const conn of [...connections.values()]) {
+        if (conn.actor) {
+          conn.actor.send({
+            type: "KICK",
+            reason: "shutdown",
+            text: "The server is shutting down",
+          });
+        } else {
+          conn.link.close();
+        }
+      }
+      await Promise.all(closing);
+      await committer.drain();
+      supervisor.stop();
+      kv.close();
+    },
+  };
+}
