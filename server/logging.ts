@@ -14,6 +14,7 @@ import {
   getJsonLinesFormatter,
   getStreamSink,
   getTextFormatter,
+  type LoggerConfig,
   type LogRecord,
   reset,
   type Sink,
@@ -47,7 +48,7 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
         }),
     }),
   };
-  const loggers = [
+  const loggers: LoggerConfig<string, string>[] = [
     {
       category: ["parley"],
       sinks: ["stderr"],
@@ -56,7 +57,7 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
     {
       category: ["logtape", "meta"],
       sinks: ["stderr"],
-      lowestLevel: "warning" as const,
+      lowestLevel: "warning",
     },
   ];
   if (options.netlog) {
@@ -68,9 +69,8 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
       category: ["parley", "netlog"],
       sinks: ["netlog"],
       lowestLevel: "debug",
-      // deno-lint-ignore no-explicit-any
       parentSinks: "override",
-    } as any);
+    });
   }
   await configure({ reset: true, sinks, loggers });
 }
