@@ -1,0 +1,183 @@
+import assert from "node:assert/strict";
+import type { ServerFrame } from "../protocol/frames.ts";
+import { Hub } from "../server/hub.ts";
+import { openDatabase } from "../store/database.ts";
+import { GroupCommitter } from "../store/group_commit.ts";
+import { Mailboxes } from "../store/mailboxes.ts";
+
+interface Fixture {
+  hub: Hub;
+  out: Map<string, ServerFrame[]>;
+  kicked: Array<[string, string]>;
+  close(): Promise<void>;
+}
+
+async function fixture(accounts = ["alice", "bob", "carol"]): Promise<Fixture> {
+  const kv = await openDatabase(":memory:");
+  const committer = new GroupCommitter(kv);
+  const mailboxes = new Mailboxes(kv, committer, {
+    maxStored: 100_000,
+    ttlMs: 86_400_000,
+    now: () => 1_000,
+  });
+  const out = new Map<string, ServerFrame[]>();
+  const kicked: Array<[string, string]> = [];
+  const hub = new Hub({
+    write(connId, frame) {
+      if (!out.has(connId)) out.set(connId, []);
+      out.get(connId)!.push(frame);
+      return true;
+    },
+    queuedBytes: () => 0,
+    kick: (connId, reason) => kicked.push([connId, reason]),
+    accountName: (key) => Promise.resolve(accounts.includes(key) ? key : null),
+    now: () => 1_000,
+    ready: { server: "test", pingInterval: 30, pingTimeout: 10 },
+  }, mailboxes);
+  return {
+    hub,
+    out,
+    kicked,
+    async close() {
+      await committer.drain();
+      kv.close();
+    },
+  };
+}
+
+const send = (id: string, to: string, text: string) => ({
+  type: "send" as const,
+  id,
+  to,
+  text,
+});
+
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !check(); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  assert.ok(check(), "condition not reached in time");
+}
+
+const texts = (frames: ServerFrame[] = []) =>
+  frames.flatMap((f) => f.type === "msg" ? [f.text] : []);
+
+Deno.test("hub stores a message for an offline user and replays it at login", async () => {
+  const f = await fixture();
+  await f.hub.enter("c1", "alice", "alice");
+  f.hub.handle("c1", [send("1", "Bob", "hello")]);
+  await until(() => f.out.get("c1")!.some((x) => x.type === "accepted"));
+  assert.deepEqual(f.out.get("c1")!.at(-1), {
+    type: "accepted",
+    id: "1",
+    to: "bob",
+    ts: 1_000,
+    status: "stored",
+  });
+  await f.hub.enter("c2", "bob", "bob");
+  assert.deepEqual(f.out.get("c2"), [
+    {
+      type: "ready",
+      v: 1,
+      name: "bob",
+      server: "test",
+      pingInterval: 30,
+      pingTimeout: 10,
+      stored: 1,
+      expired: 0,
+    },
+    { type: "msg", from: "alice", to: "bob", ts: 1_000, text: "hello", seq: 1 },
+  ]);
+  f.hub.handle("c2", [{ type: "ack", seq: 1 }]);
+  assert.deepEqual(f.out.get("c1")!.at(-1), {
+    type: "delivered",
+    id: "1",
+    to: "bob",
+  });
+  await f.close();
+});
+
+Deno.test("hub sends live messages that arrive during a replay after the backlog", async () => {
+  const f = await fixture();
+  await f.hub.enter("c1", "alice", "alice");
+  const backlog = Array.from({ length: 600 }, (_, i) => `old ${i}`);
+  f.hub.handle("c1", backlog.map((text, i) => send(`${i}`, "bob", text)));
+  await until(() =>
+    f.out.get("c1")!.filter((x) => x.type === "accepted").length === 600
+  );
+  const entering = f.hub.enter("c2", "bob", "bob");
+  f.hub.handle("c1", [send("new", "bob", "new")]);
+  await entering;
+  await until(() => texts(f.out.get("c2")).length === 601);
+  assert.deepEqual(texts(f.out.get("c2")), [...backlog, "new"]);
+  await f.close();
+});
+
+Deno.test("hub keeps one sender's order when the first message needs a lookup", async () => {
+  const f = await fixture();
+  await f.hub.enter("c1", "alice", "alice");
+  await f.hub.enter("c2", "carol", "carol");
+  // carol is unknown to the hub's name cache until looked up; bob is
+  // offline. Every message to carol after the first must follow it.
+  f.hub.handle("c1", [
+    send("1", "bob", "b1"),
+    send("2", "carol", "c1"),
+    send("3", "carol", "c2"),
+    send("4", "bob", "b2"),
+  ]);
+  await until(() =>
+    f.out.get("c1")!.filter((x) => x.type === "accepted").length === 4
+  );
+  assert.deepEqual(texts(f.out.get("c2")), ["c1", "c2"]);
+  await f.hub.enter("c3", "bob", "bob");
+  assert.deepEqual(texts(f.out.get("c3")), ["b1", "b2"]);
+  await f.close();
+});
+
+Deno.test("hub tells the sender about a user that was never registered", async () => {
+  const f = await fixture();
+  await f.hub.enter("c1", "alice", "alice");
+  f.hub.handle("c1", [send("9", "zed", "hi")]);
+  await until(() => f.out.get("c1")!.length === 2);
+  assert.deepEqual(f.out.get("c1")![1], {
+    type: "error",
+    code: "no_such_user",
+    text: "no such user: zed",
+    id: "9",
+  });
+  await f.close();
+});
+
+Deno.test("hub resends unacknowledged messages to a session that takes over", async () => {
+  const f = await fixture();
+  await f.hub.enter("c1", "alice", "alice");
+  await f.hub.enter("c2", "bob", "bob");
+  f.hub.handle("c1", [send("1", "bob", "one"), send("2", "bob", "two")]);
+  await until(() => texts(f.out.get("c2")).length === 2);
+  f.hub.handle("c2", [{ type: "ack", seq: 1 }]);
+  await f.hub.enter("c3", "bob", "bob");
+  assert.deepEqual(f.kicked, [["c2", "taken_over"]]);
+  assert.deepEqual(texts(f.out.get("c3")), ["two"]);
+  f.hub.handle("c1", [send("3", "bob", "three")]);
+  await until(() => texts(f.out.get("c3")).length === 2);
+  assert.deepEqual(texts(f.out.get("c2")), ["one", "two"]);
+  await f.close();
+});
+
+Deno.test("hub broadcasts to every online user, sender included", async () => {
+  const f = await fixture();
+  for (const name of ["alice", "bob", "carol"]) {
+    await f.hub.enter(`c-${name}`, name, name);
+  }
+  f.hub.handle("c-bob", [send("b", "all", "hi all")]);
+  for (const name of ["alice", "bob", "carol"]) {
+    assert.deepEqual(f.out.get(`c-${name}`)!.find((x) => x.type === "msg"), {
+      type: "msg",
+      from: "bob",
+      to: "all",
+      ts: 1_000,
+      text: "hi all",
+    });
+  }
+  await f.close();
+});

@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { ProtocolError } from "../protocol/errors.ts";
+import { openDatabase } from "../store/database.ts";
+import { GroupCommitter } from "../store/group_commit.ts";
+import { Mailboxes, type StoredMessage } from "../store/mailboxes.ts";
+
+const DAY = 86_400_000;
+
+async function withMailboxes(
+  fn: (m: Mailboxes, clock: { now: number }, kv: Deno.Kv) => Promise<void>,
+  options: { maxStored?: number; ttlMs?: number } = {},
+) {
+  const kv = await openDatabase(":memory:");
+  const clock = { now: 1_000 * DAY };
+  const committer = new GroupCommitter(kv);
+  const mailboxes = new Mailboxes(kv, committer, {
+    maxStored: options.maxStored ?? 1000,
+    ttlMs: options.ttlMs ?? 30 * DAY,
+    now: () => clock.now,
+  });
+  try {
+    await fn(mailboxes, clock, kv);
+  } finally {
+    await committer.drain();
+    kv.close();
+  }
+}
+
+const message = (text: string, ts: number): Omit<StoredMessage, "seq"> => ({
+  from: "alice",
+  fromKey: "alice",
+  to: "bob",
+  ts,
+  text,
+  id: text,
+});
+
+Deno.test("mailbox numbers messages in call order and keeps them until acked", async () => {
+  await withMailboxes(async (mailboxes, clock) => {
+    const stored = await Promise.all(
+      ["a", "b", "c"].map((t) =>
+        mailboxes.append("bob", message(t, clock.now))
+      ),
+    );
+    assert.deepEqual(stored.map((m) => [m.seq, m.text]), [
+      [1, "a"],
+      [2, "b"],
+      [3, "c"],
+    ]);
+    await mailboxes.acknowledge("bob", 2);
+    const opened = await mailboxes.open("bob");
+    assert.deepEqual(opened.messages.map((m) => m.text), ["c"]);
+    assert.equal(opened.expired, 0);
+    assert.equal(mailboxes.waiting("bob"), 1);
+  });
+});
+
+Deno.test("mailbox refuses a message when full and tells why", async () => {
+  await withMailboxes(async (mailboxes, clock) => {
+    await mailboxes.append("bob", message("1", clock.now));
+    await mailboxes.append("bob", message("2", clock.now));
+    await assert.rejects(
+      mailboxes.append("bob", message("3", clock.now)),
+      (error: unknown) =>
+        error instanceof ProtocolError && error.code === "mailbox_full" &&
+        error.message ===
+          "The mailbox of bob is full (2 messages); the message was not stored, try again later",
+    );
+    await mailboxes.acknowledge("bob", 1);
+    const third = await mailboxes.append("bob", message("3", clock.now));
+    assert.equal(third.seq, 3);
+  }, { maxStored: 2 });
+});
+
+Deno.test("mailbox drops expired messages at login and counts them", async () => {
+  await withMailboxes(async (mailboxes, clock) => {
+    await mailboxes.append("bob", message("old", clock.now - 31 * DAY));
+    await mailboxes.append("bob", message("older", clock.now - 30 * DAY - 1));
+    await mailboxes.append("bob", message("new", clock.now - DAY));
+    const opened = await mailboxes.open("bob");
+    assert.deepEqual(opened.messages.map((m) => m.text), ["new"]);
+    assert.equal(opened.expired, 2);
+    const again = await mailboxes.open("bob");
+    assert.equal(again.expired, 0, "expired messages are reported once");
+    assert.deepEqual(again.messages.map((m) => m.seq), [3]);
+  });
+});
+
+Deno.test("mailbox cursor survives reopening the database", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/p.db`;
+    for (const round of [1, 2]) {
+      const kv = await openDatabase(path);
+      const committer = new GroupCommitter(kv);
+      const mailboxes = new Mailboxes(kv, committer, {
+        maxStored: 10,
+        ttlMs: DAY,
+        now: () => 5,
+      });
+      const stored = await mailboxes.append("bob", message(`r${round}`, 5));
+      assert.equal(stored.seq, round, "sequence numbers never repeat");
+      const opened = await mailboxes.open("bob");
+      assert.equal(opened.messages.length, round);
+      await committer.drain();
+      kv.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("group commit puts writes queued together into one atomic", async () => {
+  const kv = await openDatabase(":memory:");
+  const committer = new GroupCommitter(kv);
+  await Promise.all(
+    Array.from(
+      { length: 1000 },
+      (_, i) => committer.write([{ key: ["k", i], value: i }]),
+    ),
+  );
+  assert.equal(committer.commits, 2, "900 writes fit in one atomic");
+  assert.equal((await kv.get(["k", 999])).value, 999);
+  kv.close();
+});
