@@ -100,3 +100,16 @@ export function seconds(value: string): number {
   }
   return n;
 }
+
+/** A commander value parser for a number greater than 0, at most `max`. */
+export function positive(max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isFinite(n) || n <= 0 || n > max) {
+      throw new InvalidArgumentError(
+        `expected a number greater than 0 and at most ${max}, found "${value}"`,
+      );
+    }
+    return n;
+  };
+}

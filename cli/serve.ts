@@ -9,7 +9,7 @@ import { DatabaseError } from "../store/database.ts";
 import { defaultConfig, type ServeConfig } from "../server/config.ts";
 import { setupLogging, stopLogging } from "../server/logging.ts";
 import { startServer } from "../server/server.ts";
-import { integer, newCommand, parseArgs, seconds } from "./args.ts";
+import { integer, newCommand, parseArgs, positive, seconds } from "./args.ts";
 
 /** Parses the flags of `parley serve` into a config. */
 export function parseServeArgs(args: string[]): ServeConfig {
@@ -54,8 +54,8 @@ export function parseServeArgs(args: string[]): ServeConfig {
     )
     .option(
       "--offline-ttl <days>",
-      "days a stored message is kept",
-      integer(1, 36_500),
+      "days a stored message is kept (fractions allowed)",
+      positive(36_500),
       defaults.offlineTtlDays,
     )
     .addOption(
