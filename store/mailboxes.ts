@@ -60,6 +60,7 @@ export class Mailboxes {
   readonly #committer: GroupCommitter;
   readonly #options: MailboxOptions;
   readonly #cursors = new Map<string, Cursor | Promise<Cursor>>();
+  readonly #sweeps = new Map<string, Promise<void>>();
   #stored = 0;
 
   constructor(kv: Deno.Kv, committer: GroupCommitter, options: MailboxOptions) {
@@ -118,8 +119,17 @@ export class Mailboxes {
   ): Promise<StoredMessage> {
     const known = this.#cursor(key);
     const cursor = known instanceof Promise ? await known : known;
+    // While a full mailbox is swept, later messages to it wait behind the
+    // sweep, all on the same promise, so they keep their order.
+    let sweeping = this.#sweeps.get(key);
+    if (!sweeping && cursor.next - cursor.first >= this.#options.maxStored) {
+      sweeping = this.#sweep(key, cursor).catch(() => {}).finally(() =>
+        this.#sweeps.delete(key)
+      );
+      this.#sweeps.set(key, sweeping);
+    }
+    if (sweeping) await sweeping;
     if (cursor.next - cursor.first >= this.#options.maxStored) {
-      this.#sweep(key, cursor).catch(() => {});
       throw new ProtocolError(
         "mailbox_full",
         `The mailbox of ${message.to} is full (${this.#options.maxStored} messages); the message was not stored, try again later`,
@@ -187,7 +197,7 @@ export class Mailboxes {
     await this.#delete(key, seqs, cursor);
   }
 
-  /** Drops expired messages at the front of a full mailbox. */
+  /** Drops expired messages at the front of a full mailbox, counting them. */
   async #sweep(key: string, cursor: Cursor): Promise<void> {
     const cutoff = this.#options.now() - this.#options.ttlMs;
     const gone: number[] = [];
