@@ -123,3 +123,16 @@ Deno.test("group commit puts writes queued together into one atomic", async () =
   assert.equal((await kv.get(["k", 999])).value, 999);
   kv.close();
 });
+
+Deno.test("a full mailbox makes room by dropping expired messages first", async () => {
+  await withMailboxes(async (mailboxes, clock) => {
+    await mailboxes.append("bob", message("old1", clock.now));
+    await mailboxes.append("bob", message("old2", clock.now));
+    clock.now += 2 * DAY;
+    const fresh = await mailboxes.append("bob", message("fresh", clock.now));
+    assert.equal(fresh.seq, 3);
+    const opened = await mailboxes.open("bob");
+    assert.deepEqual(opened.messages.map((m) => m.text), ["fresh"]);
+    assert.equal(opened.expired, 2);
+  }, { maxStored: 2, ttlMs: DAY });
+});
