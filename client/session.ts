@@ -42,6 +42,12 @@ export interface PasswordRequest {
   name: string;
   /** The server's reason when the previous password was refused. */
   error?: string;
+  /**
+   * Aborted when the login ends while the password is still being asked
+   * for (the server gave up waiting or the connection was lost): stop
+   * asking then.
+   */
+  signal: AbortSignal;
 }
 
 /**
@@ -128,7 +134,7 @@ export class Session {
   #name: string;
   #state: SessionState = "login";
   // Login sub-state: waiting for the server, or for the password source.
-  #asking = false;
+  #asking?: AbortController;
   #mode: "register" | "login" = "login";
   #loginResult?: (result: LoginResult) => void;
   #closedResolve!: () => void;
@@ -335,7 +341,8 @@ export class Session {
   }
 
   async #askPassword(error?: string): Promise<void> {
-    this.#asking = true;
+    const asking = new AbortController();
+    this.#asking = asking;
     this.#stopTimer();
     let password: string | null;
     try {
@@ -343,14 +350,15 @@ export class Session {
         mode: this.#mode,
         name: this.#name,
         error,
+        signal: asking.signal,
       });
     } catch (failure) {
-      this.#asking = false;
-      this.#failLogin((failure as Error).message);
-      return;
+      password = null;
+      error = (failure as Error).message;
+    } finally {
+      this.#asking = undefined;
     }
-    this.#asking = false;
-    if (this.#state !== "login") return;
+    if (this.#state !== "login" || asking.signal.aborted) return;
     if (password === null) {
       this.#failLogin(error ?? "login cancelled");
       return;
@@ -490,6 +498,7 @@ export class Session {
   // ---- login end -------------------------------------------------------
 
   #failLogin(reason: string): void {
+    this.#asking?.abort();
     const resolve = this.#loginResult;
     this.#loginResult = undefined;
     this.#endExplained = true;

@@ -101,10 +101,18 @@ export class ServerEnd {
     return [...this.#frames];
   }
 
-  /** Sends frames; several at once arrive at the client as one batch. */
+  /**
+   * Sends frames. On an in-memory link several at once arrive at the
+   * client as one batch.
+   */
   send(...frames: Frame[]): void {
-    const text = frames.map((frame) => JSON.stringify(frame) + "\n").join("");
-    (this.link as MemoryLink).sendBytes(encoder.encode(text));
+    const link = this.link as Partial<MemoryLink>;
+    if (link.sendBytes) {
+      const text = frames.map((frame) => JSON.stringify(frame) + "\n");
+      link.sendBytes(encoder.encode(text.join("")));
+    } else {
+      for (const frame of frames) this.link.send(JSON.stringify(frame));
+    }
   }
 }
 

@@ -91,9 +91,10 @@ Deno.test("session registers a new account and reports it", async () => {
     type: "password",
     password: "s3cret",
   });
-  assert.deepEqual(s.requests, [
-    { mode: "register", name: "Alice", error: undefined },
-  ]);
+  assert.deepEqual(
+    s.requests.map(({ mode, name, error }) => ({ mode, name, error })),
+    [{ mode: "register", name: "Alice", error: undefined }],
+  );
   s.end.send(ready({ name: "Alice", stored: 2, expired: 1 }));
   assert.deepEqual(await s.login, { ok: true, name: "Alice" });
   assert.equal(s.session.state, "ready");
@@ -140,6 +141,38 @@ Deno.test("session login fails when the password source gives up", async () => {
   assert.equal(s.session.state, "closed");
   assert.deepEqual(s.events, [], "Expected no lost-connection event");
   await teardown(s);
+});
+
+Deno.test("session stops asking for a password when the server gives up", async () => {
+  const server = await new FakeServer().start();
+  const link = await server.transport.connect(server.address);
+  let aborted = false;
+  const session = new Session({
+    link,
+    address: server.address,
+    name: "alice",
+    onEvent: () => {},
+    // Like a user who never presses Enter.
+    password: ({ signal }) =>
+      new Promise((resolve) =>
+        signal.addEventListener("abort", () => {
+          aborted = true;
+          resolve(null);
+        })
+      ),
+    timers: new FakeTimers(),
+  });
+  const login = session.login();
+  const end = await server.accept();
+  await end.next();
+  end.send({ type: "auth", mode: "login", name: "alice" });
+  await settle();
+  end.send({ type: "bye", reason: "login_timeout", text: "Too slow" });
+  assert.deepEqual(await login, { ok: false, reason: "Too slow" });
+  assert.equal(aborted, true);
+  await session.closed;
+  await end.closed;
+  server.close();
 });
 
 Deno.test("session login fails with the text of a refused name", async () => {
