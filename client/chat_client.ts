@@ -43,7 +43,12 @@ const NOT_CONNECTED = "not connected; type HI host:port first";
  *
  * @example
  * ```ts ignore
- * const client = new ChatClient({ transport, name: "alice", onEvent, password });
+ * const client = new ChatClient({
+ *   transport,
+ *   name: "alice",
+ *   onEvent,
+ *   password,
+ * });
  * await client.execute(parseCommand("HI 127.0.0.1:1998"));
  * await client.execute(parseCommand("@bob hi bob"));
  * await client.finish();

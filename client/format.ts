@@ -132,7 +132,9 @@ function disconnectLine(event: DisconnectedEvent): string {
  *   "2021/06/04 15:35:30 bob: hi alice",
  *   "    how are you",
  * ]);
- * assert.deepEqual(formatEvent(event, { json: true }), [JSON.stringify(event)]);
+ * assert.deepEqual(formatEvent(event, { json: true }), [
+ *   JSON.stringify(event),
+ * ]);
  * ```
  */
 export function formatEvent(

@@ -386,23 +386,24 @@ export class Session {
 
   /** Shows a message unless seen before; returns the seq to ack. */
   #onMsg(frame: MsgFrame): number | undefined {
+    if (frame.to.toLowerCase() === "all") {
+      this.#emit({
+        event: "broadcast",
+        ts: frame.ts,
+        from: frame.from,
+        text: frame.text,
+      });
+      return undefined;
+    }
     if (typeof frame.seq !== "number") {
-      if (frame.to.toLowerCase() === "all") {
-        this.#emit({
-          event: "broadcast",
-          ts: frame.ts,
-          from: frame.from,
-          text: frame.text,
-        });
-      } else {
-        this.#emit({
-          event: "message",
-          ts: frame.ts,
-          from: frame.from,
-          to: frame.to,
-          text: frame.text,
-        });
-      }
+      // Not from a version 1 server: show it, there is nothing to ack.
+      this.#emit({
+        event: "message",
+        ts: frame.ts,
+        from: frame.from,
+        to: frame.to,
+        text: frame.text,
+      });
       return undefined;
     }
     const key = `${this.address}|${nameKey(this.#name)}`;

@@ -5,7 +5,10 @@
  * @module
  */
 
-/** Identifies a started timer; only the {@linkcode Timers} that made it knows what it is. */
+/**
+ * Identifies a started timer; only the {@linkcode Timers} that made it
+ * knows what it is.
+ */
 export type TimerHandle = unknown;
 
 /** Starts and stops one-shot timers. */
