@@ -1,0 +1,261 @@
+/**
+ * `parley chat`: the terminal chat client. Reads commands from a terminal
+ * (with prompts, hidden passwords and history) or from piped input (no
+ * prompts; passwords from `--password-file` or `PARLEY_PASSWORD`), and
+ * prints one line per event, or one JSON object per event with `--json`.
+ *
+ * The commands are described in `client/commands.ts`, the JSON events in
+ * `client/events.ts`.
+ *
+ * @module
+ */
+
+import { InvalidArgumentError } from "commander";
+import { ChatClient } from "../client/chat_client.ts";
+import { LineJoiner, parseCommand } from "../client/commands.ts";
+import { type ChatEvent, notice } from "../client/events.ts";
+import { formatEvent } from "../client/format.ts";
+import type { PasswordSource } from "../client/session.ts";
+import { Terminal } from "../client/terminal.ts";
+import { checkName } from "../protocol/names.ts";
+import { parseAddress, SocketTransport } from "../transport/socket.ts";
+import { EXIT_USAGE, newCommand, parseArgs, UsageExit } from "./args.ts";
+
+/** Exit status when connecting or logging in fails without a terminal. */
+export const EXIT_FAILURE = 1;
+
+/** The environment variable holding the password for piped input. */
+export const PASSWORD_ENV = "PARLEY_PASSWORD";
+
+const CONTINUATION_PROMPT = "... ";
+
+interface ChatFlags {
+  name?: string;
+  server?: string;
+  passwordFile?: string;
+  json?: boolean;
+}
+
+function nameFlag(value: string): string {
+  try {
+    return checkName(value).display;
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+function serverFlag(value: string): string {
+  try {
+    parseAddress(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+  return value;
+}
+
+/**
+ * The password given for unattended use: the first line of
+ * `--password-file`, else `PARLEY_PASSWORD`, else undefined.
+ *
+ * @throws {UsageExit} When the file cannot be read or its first line is
+ * empty.
+ */
+function configuredPassword(file?: string): string | undefined {
+  if (file === undefined) return Deno.env.get(PASSWORD_ENV) || undefined;
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch (error) {
+    throw new UsageExit(
+      EXIT_USAGE,
+      `parley chat: option '--password-file <file>' cannot read "${file}": ${
+        (error as Error).message
+      }`,
+    );
+  }
+  const first = text.split(/\r?\n/)[0];
+  if (first === "") {
+    throw new UsageExit(
+      EXIT_USAGE,
+      `parley chat: option '--password-file <file>' expects a password on the first line of "${file}", found an empty line`,
+    );
+  }
+  return first;
+}
+
+/** Passwords for piped input: the configured one, never asked twice. */
+function unattendedPasswords(password?: string): PasswordSource {
+  return ({ error }) => {
+    if (error !== undefined) return Promise.resolve(null);
+    if (password === undefined) {
+      return Promise.reject(
+        new Error(
+          `a password is needed; give --password-file FILE or set ${PASSWORD_ENV}`,
+        ),
+      );
+    }
+    return Promise.resolve(password);
+  };
+}
+
+/**
+ * Passwords typed at the terminal, hidden; twice for a new account. A
+ * configured password is tried first.
+ */
+function typedPasswords(
+  terminal: Terminal,
+  show: (event: ChatEvent) => void,
+  configured?: string,
+): PasswordSource {
+  let tryConfigured = configured !== undefined;
+  return async ({ mode, name, error, signal }) => {
+    if (error !== undefined) show(notice("wrong_password", error));
+    else if (tryConfigured) {
+      tryConfigured = false;
+      return configured!;
+    }
+    if (mode === "login") {
+      return await terminal.question(`password for ${name}: `, true, signal);
+    }
+    while (true) {
+      const first = await terminal.question(
+        `new password for ${name}: `,
+        true,
+        signal,
+      );
+      if (first === null) return null;
+      const second = await terminal.question(
+        "repeat the password: ",
+        true,
+        signal,
+      );
+      if (second === null) return null;
+      if (first === second) return first;
+      show(notice("password_mismatch", "passwords do not match; try again"));
+    }
+  };
+}
+
+async function askName(terminal: Terminal): Promise<string | null> {
+  while (true) {
+    const answer = await terminal.question("name: ");
+    if (answer === null) return null;
+    try {
+      return checkName(answer.trim()).display;
+    } catch (error) {
+      terminal.print([`*** ${(error as Error).message}`]);
+    }
+  }
+}
+
+/**
+ * Runs `parley chat` with the arguments after the subcommand name.
+ *
+ * @returns The exit status: 0 after QUIT or the end of input, 1 when
+ * connecting or logging in failed with piped input, 2 for bad flags.
+ * @throws {UsageExit} For bad flags, `--help` and `--version`.
+ */
+export async function main(args: string[]): Promise<number> {
+  const command = newCommand("chat", "the parley chat client")
+    .option("--name <name>", "your name on the server", nameFlag)
+    .option(
+      "--server <host:port>",
+      "connect at start, as if HI host:port was typed",
+      serverFlag,
+    )
+    .option(
+      "--password-file <file>",
+      `read the password from the first line of a file (else $${PASSWORD_ENV})`,
+    )
+    .option("--json", "print one JSON object per event");
+  parseArgs(command, args);
+  const flags = command.opts<ChatFlags>();
+  const interactive = Deno.stdin.isTerminal();
+  if (!interactive && flags.name === undefined) {
+    throw new UsageExit(
+      EXIT_USAGE,
+      "parley chat: option '--name <name>' is required when input is not a terminal",
+    );
+  }
+  const password = configuredPassword(flags.passwordFile);
+
+  const terminal = new Terminal({ interactive });
+  try {
+    return await run(terminal, flags, password);
+  } finally {
+    terminal.close();
+  }
+}
+
+async function run(
+  terminal: Terminal,
+  flags: ChatFlags,
+  password?: string,
+): Promise<number> {
+  const joiner = new LineJoiner();
+  // Set once the client exists; events come only after that.
+  let prompt = () => "";
+  const show = (event: ChatEvent) => {
+    // An event may change the state (a lost connection): draw the prompt
+    // of the new one below it.
+    terminal.setPrompt(prompt());
+    terminal.print(formatEvent(event, { json: flags.json }));
+  };
+  const name = flags.name ?? await askName(terminal);
+  if (name === null) return 0;
+
+  const client = new ChatClient({
+    transport: new SocketTransport(),
+    name,
+    onEvent: show,
+    password: terminal.interactive
+      ? typedPasswords(terminal, show, password)
+      : unattendedPasswords(password),
+  });
+
+  prompt = () => joiner.continuing ? CONTINUATION_PROMPT : client.prompt;
+
+  // Ctrl-C: leave the server politely and exit, whatever is under way.
+  let interrupted = false;
+  let stopped!: (status: number) => void;
+  const stop = new Promise<number>((resolve) => stopped = resolve);
+  terminal.onInterrupt = () => {
+    if (interrupted) return;
+    interrupted = true;
+    terminal.end();
+    client.leave().then(() => stopped(0));
+  };
+  terminal.onEmptyCtrlD = () => {
+    if (!joiner.cancel()) return false;
+    show(notice("cancelled", "message cancelled"));
+    return true;
+  };
+
+  const loop = async (): Promise<number> => {
+    const commands = flags.server === undefined ? [] : [`HI ${flags.server}`];
+    while (true) {
+      terminal.setPrompt(prompt());
+      const line = commands.shift() ?? await terminal.nextLine();
+      if (line === null) {
+        if (joiner.cancel()) show(notice("cancelled", "message cancelled"));
+        // Ctrl-D is QUIT; piped input first waits for the server's answers.
+        if (terminal.interactive) await client.leave();
+        else await client.finish();
+        return 0;
+      }
+      const input = joiner.push(line);
+      if (input === undefined) continue;
+      const outcome = await client.execute(parseCommand(input));
+      if (interrupted) return await stop;
+      if (outcome === "quit") return 0;
+      if (typeof outcome === "object") {
+        if (!terminal.interactive) {
+          console.error(`parley chat: ${outcome.failed}`);
+          return EXIT_FAILURE;
+        }
+        show(notice("login_failed", outcome.failed));
+      }
+    }
+  };
+  return await Promise.race([loop(), stop]);
+}

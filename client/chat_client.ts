@@ -1,0 +1,186 @@
+/**
+ * The chat client without its terminal: carries out typed commands by
+ * opening, using and leaving {@linkcode Session}s, one at a time, and
+ * remembers across them which messages were already shown.
+ *
+ * @module
+ */
+
+import type { Transport } from "../transport/transport.ts";
+import { type Command, HELP_TEXT } from "./commands.ts";
+import { type EventSink, notice } from "./events.ts";
+import { type LoginResult, type PasswordSource, Session } from "./session.ts";
+import type { Timers } from "./timers.ts";
+
+/** Settings of a {@linkcode ChatClient}. */
+export interface ChatClientOptions {
+  /** How to reach servers. */
+  transport: Transport;
+  /** The name to log in with. */
+  name: string;
+  /** Receives everything the user should see, in order. */
+  onEvent: EventSink;
+  /** Asked whenever a server wants a password. */
+  password: PasswordSource;
+  /** Default: the runtime's timers. */
+  timers?: Timers;
+  /** Longest wait for the server during login; see `SessionOptions`. */
+  loginTimeoutMs?: number;
+  /** Longest wait for the server's `bye` when leaving. Default 2,000 ms. */
+  leaveGraceMs?: number;
+}
+
+/**
+ * What became of a command: go on, stop the program, or a failed `HI`
+ * (the caller decides whether that ends the program).
+ */
+export type Outcome = "continue" | "quit" | { failed: string };
+
+const NOT_CONNECTED = "not connected; type HI host:port first";
+
+/**
+ * Runs {@linkcode Command}s against servers.
+ *
+ * @example
+ * ```ts ignore
+ * const client = new ChatClient({
+ *   transport,
+ *   name: "alice",
+ *   onEvent,
+ *   password,
+ * });
+ * await client.execute(parseCommand("HI 127.0.0.1:1998"));
+ * await client.execute(parseCommand("@bob hi bob"));
+ * await client.finish();
+ * ```
+ */
+export class ChatClient {
+  readonly #options: ChatClientOptions;
+  // Highest seq shown per server and account, for the life of the process.
+  readonly #seen = new Map<string, number>();
+  #session?: Session;
+
+  /** @param options See {@linkcode ChatClientOptions}. */
+  constructor(options: ChatClientOptions) {
+    this.#options = options;
+  }
+
+  /** The logged-in session, if there is one. */
+  get session(): Session | undefined {
+    return this.#session?.state === "ready" ? this.#session : undefined;
+  }
+
+  /**
+   * The prompt for the current state: `alice> ` when not connected,
+   * `127.0.0.1:1998|alice > ` when connected.
+   */
+  get prompt(): string {
+    const session = this.session;
+    return session
+      ? `${session.address}|${session.name} > `
+      : `${this.#options.name}> `;
+  }
+
+  /**
+   * Carries out one command. Resolves when it is done: a `HI` once logged
+   * in or failed, `BYE` and `QUIT` once the server said goodbye (or the
+   * wait ran out), a message as soon as it is sent.
+   */
+  async execute(command: Command): Promise<Outcome> {
+    const emit = this.#options.onEvent;
+    switch (command.kind) {
+      case "hi": {
+        const result = await this.connect(command.address);
+        return result.ok ? "continue" : { failed: result.reason };
+      }
+      case "send":
+        if (!this.session) emit(notice("not_connected", NOT_CONNECTED));
+        else this.session.send(command.to, command.text);
+        return "continue";
+      case "who":
+        if (!this.session) emit(notice("not_connected", NOT_CONNECTED));
+        else this.session.who();
+        return "continue";
+      case "bye":
+        if (!this.#session) emit(notice("not_connected", "not connected"));
+        else await this.leave();
+        return "continue";
+      case "quit":
+        await this.leave();
+        return "quit";
+      case "help":
+        emit(notice("help", HELP_TEXT));
+        return "continue";
+      case "empty":
+        return "continue";
+      case "invalid":
+        emit(notice("bad_command", command.message));
+        return "continue";
+    }
+  }
+
+  /**
+   * Connects to `address` and logs in, leaving the current server first.
+   *
+   * @returns The login result; a failure's reason names the address.
+   */
+  async connect(address: string): Promise<LoginResult> {
+    await this.leave();
+    const options = this.#options;
+    let link;
+    try {
+      link = await options.transport.connect(address);
+    } catch (error) {
+      return {
+        ok: false,
+        reason: `cannot connect to ${address}: ${(error as Error).message}`,
+      };
+    }
+    const session: Session = new Session({
+      link,
+      address,
+      name: options.name,
+      password: options.password,
+      seen: this.#seen,
+      timers: options.timers,
+      loginTimeoutMs: options.loginTimeoutMs,
+      onEvent: (event) => {
+        // Forget the session before the user reads that it ended, so a
+        // prompt drawn after the event is already the right one.
+        if (event.event === "disconnected" && this.#session === session) {
+          this.#session = undefined;
+        }
+        options.onEvent(event);
+      },
+    });
+    this.#session = session;
+    session.closed.then(() => {
+      if (this.#session === session) this.#session = undefined;
+    });
+    const result = await session.login();
+    if (result.ok) return result;
+    if (this.#session === session) this.#session = undefined;
+    return {
+      ok: false,
+      reason:
+        `cannot log in to ${address} as ${options.name}: ${result.reason}`,
+    };
+  }
+
+  /** Leaves the current server, if any; see {@linkcode Session.leave}. */
+  async leave(): Promise<void> {
+    const session = this.#session;
+    if (!session) return;
+    await session.leave(this.#options.leaveGraceMs);
+    if (this.#session === session) this.#session = undefined;
+  }
+
+  /**
+   * The end of input: waits until the server answered everything sent,
+   * then leaves.
+   */
+  async finish(): Promise<void> {
+    await this.#session?.settled();
+    await this.leave();
+  }
+}

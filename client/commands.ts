@@ -1,0 +1,191 @@
+/**
+ * The commands a `parley chat` user types, and how lines ending in `\`
+ * join into one multi-line input.
+ *
+ * ```text
+ * HI host:port     connect to a server and log in
+ * @name text       private message
+ * @all text        message to everyone online
+ * WHO              who is online
+ * BYE              leave the server, stay in the program
+ * QUIT             leave and exit
+ * HELP             this list
+ * ```
+ *
+ * Keywords may be typed in any case.
+ *
+ * @module
+ */
+
+import { parseAddress } from "../transport/socket.ts";
+
+/** One parsed line of input. */
+export type Command =
+  | { kind: "hi"; address: string }
+  /** `to` is `all` for a broadcast. */
+  | { kind: "send"; to: string; text: string }
+  | { kind: "who" }
+  | { kind: "bye" }
+  | { kind: "quit" }
+  | { kind: "help" }
+  /** Nothing but white space: do nothing. */
+  | { kind: "empty" }
+  /** Not a command; `message` says why and what would be. */
+  | { kind: "invalid"; message: string };
+
+/** The answer to `HELP`, one command per line. */
+export const HELP_TEXT = [
+  "commands (keywords in any case):",
+  "HI host:port    connect to a server and log in",
+  "@name text      send a private message",
+  "@all text       send a message to everyone online",
+  "WHO             show who is online",
+  "BYE             leave the server",
+  "QUIT            leave and exit",
+  "HELP            show this list",
+  "end a line with \\ to continue the message on the next line",
+].join("\n");
+
+const SUMMARY =
+  "type @name text, @all text, HI host:port, WHO, BYE, QUIT or HELP";
+
+function invalid(message: string): Command {
+  return { kind: "invalid", message };
+}
+
+function shorten(text: string): string {
+  const first = text.split("\n")[0];
+  return first.length > 40 ? first.slice(0, 40) + "…" : first;
+}
+
+function parseSend(input: string): Command {
+  // The name ends at the first white space; the text is everything after
+  // it, its own line breaks and inner spacing kept.
+  const match = /^@([^\s]*)(?:[ \t]*\n|[ \t]+|$)([\s\S]*)$/.exec(input);
+  const to = match?.[1] ?? "";
+  const text = match?.[2] ?? "";
+  if (to === "") {
+    return invalid(
+      `expected a name after "@", as in "@bob hello"; found "${
+        shorten(input)
+      }"`,
+    );
+  }
+  if (text.trim() === "") {
+    return invalid(`expected a message after "@${to}", found nothing`);
+  }
+  return { kind: "send", to: to.toLowerCase() === "all" ? "all" : to, text };
+}
+
+/**
+ * Parses one complete input (continued lines already joined).
+ *
+ * @param input What the user typed, line breaks included.
+ * @returns The command; never throws, bad input is an `invalid` command.
+ *
+ * @example
+ * ```ts
+ * import { parseCommand } from "./commands.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseCommand("@bob hi there"), {
+ *   kind: "send",
+ *   to: "bob",
+ *   text: "hi there",
+ * });
+ * assert.deepEqual(parseCommand("hi 127.0.0.1:1998"), {
+ *   kind: "hi",
+ *   address: "127.0.0.1:1998",
+ * });
+ * assert.equal(parseCommand("hello").kind, "invalid");
+ * ```
+ */
+export function parseCommand(input: string): Command {
+  const trimmed = input.trim();
+  if (trimmed === "") return { kind: "empty" };
+  if (trimmed.startsWith("@")) return parseSend(input.trimStart());
+  const [word, ...rest] = trimmed.split(/\s+/);
+  const keyword = word.toUpperCase();
+  switch (keyword) {
+    case "HI": {
+      if (rest.length !== 1) {
+        return invalid(
+          `expected HI host:port, found ${
+            rest.length === 0 ? "no address" : `"${shorten(trimmed)}"`
+          }`,
+        );
+      }
+      try {
+        parseAddress(rest[0]);
+      } catch {
+        return invalid(
+          `expected HI host:port with a port from 0 to 65535, found "${
+            rest[0]
+          }"`,
+        );
+      }
+      return { kind: "hi", address: rest[0] };
+    }
+    case "WHO":
+    case "BYE":
+    case "QUIT":
+    case "HELP":
+      if (rest.length > 0) {
+        return invalid(`${keyword} takes nothing after it; ${SUMMARY}`);
+      }
+      return { kind: keyword.toLowerCase() as "who" | "bye" | "quit" | "help" };
+    default:
+      return invalid(`unknown command "${shorten(trimmed)}"; ${SUMMARY}`);
+  }
+}
+
+/**
+ * Joins lines that end in `\` with the line after them. The `\` is
+ * removed and a line break joins the lines.
+ *
+ * @example
+ * ```ts
+ * import { LineJoiner } from "./commands.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const joiner = new LineJoiner();
+ * assert.equal(joiner.push("@bob first\\"), undefined);
+ * assert.equal(joiner.continuing, true);
+ * assert.equal(joiner.push("second"), "@bob first\nsecond");
+ * ```
+ */
+export class LineJoiner {
+  #parts: string[] = [];
+
+  /** True while lines are being collected for an unfinished input. */
+  get continuing(): boolean {
+    return this.#parts.length > 0;
+  }
+
+  /**
+   * Adds one line.
+   *
+   * @returns The whole input once a line does not end in `\`, otherwise
+   * undefined.
+   */
+  push(line: string): string | undefined {
+    if (line.endsWith("\\")) {
+      this.#parts.push(line.slice(0, -1));
+      return undefined;
+    }
+    const whole = [...this.#parts, line].join("\n");
+    this.#parts = [];
+    return whole;
+  }
+
+  /**
+   * Drops an unfinished input.
+   *
+   * @returns True when there was one to drop.
+   */
+  cancel(): boolean {
+    const had = this.continuing;
+    this.#parts = [];
+    return had;
+  }
+}

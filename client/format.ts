@@ -1,0 +1,192 @@
+/**
+ * Turns {@linkcode ChatEvent}s into what `parley chat` prints: text lines
+ * for people, or one JSON object per line with `--json`.
+ *
+ * Text lines start with a time (`YYYY/MM/DD HH:MM:SS`, local zone) for
+ * messages and with `*** ` for notices. Further lines of a multi-line text
+ * follow, indented by four spaces.
+ *
+ * @module
+ */
+
+import type { ChatEvent, DisconnectedEvent } from "./events.ts";
+
+/** How events are printed. */
+export interface FormatOptions {
+  /** One JSON object per event instead of text. Default false. */
+  json?: boolean;
+  /** Times in UTC instead of the local zone (for tests). Default false. */
+  utc?: boolean;
+}
+
+/** Indent of the continuation lines of a multi-line text. */
+export const CONTINUATION_INDENT = "    ";
+
+const NOTICE = "*** ";
+
+function pad(n: number, width = 2): string {
+  return String(n).padStart(width, "0");
+}
+
+/**
+ * Formats a server time as `YYYY/MM/DD HH:MM:SS`.
+ *
+ * @param ts Milliseconds since the Unix epoch.
+ * @param utc Use UTC instead of the local zone (the `TZ` variable).
+ *
+ * @example
+ * ```ts
+ * import { formatTime } from "./format.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(formatTime(1622820930000, true), "2021/06/04 15:35:30");
+ * ```
+ */
+export function formatTime(ts: number, utc = false): string {
+  const d = new Date(ts);
+  const [y, mo, day, h, mi, s] = utc
+    ? [
+      d.getUTCFullYear(),
+      d.getUTCMonth() + 1,
+      d.getUTCDate(),
+      d.getUTCHours(),
+      d.getUTCMinutes(),
+      d.getUTCSeconds(),
+    ]
+    : [
+      d.getFullYear(),
+      d.getMonth() + 1,
+      d.getDate(),
+      d.getHours(),
+      d.getMinutes(),
+      d.getSeconds(),
+    ];
+  return `${pad(y, 4)}/${pad(mo)}/${pad(day)} ${pad(h)}:${pad(mi)}:${pad(s)}`;
+}
+
+// Control characters (escape sequences above all) would let a sender move
+// the cursor or recolour the reader's terminal; show them as U+FFFD.
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+
+/**
+ * Lines for `text` after `head`: the first line of the text joins the head,
+ * the others follow indented by {@linkcode CONTINUATION_INDENT}.
+ */
+function block(head: string, text: string): string[] {
+  const lines = text.split(/\r?\n/).map((line) =>
+    line.replace(CONTROL, "\uFFFD")
+  );
+  return [
+    head + lines[0],
+    ...lines.slice(1).map((line) => CONTINUATION_INDENT + line),
+  ];
+}
+
+/** Server texts start with a capital; notices read better without one. */
+function decapitalise(text: string): string {
+  if (/^\p{Lu}(?!\p{Lu})/u.test(text)) {
+    return text[0].toLowerCase() + text.slice(1);
+  }
+  return text;
+}
+
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+function disconnectLine(event: DisconnectedEvent): string {
+  switch (event.reason) {
+    case "lost":
+      return "connection to the server was lost";
+    case "no_answer":
+      return "the server stopped answering";
+    default:
+      return `disconnected: ${event.text}`;
+  }
+}
+
+/**
+ * The lines to print for one event, without line endings. Some events
+ * print nothing as text (`delivered`); with `json` every event is exactly
+ * one line.
+ *
+ * @param event What happened.
+ * @param options Text or JSON, and the time zone.
+ * @returns Zero or more lines.
+ *
+ * @example
+ * ```ts
+ * import { formatEvent } from "./format.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const event = {
+ *   event: "message",
+ *   ts: 1622820930000,
+ *   from: "bob",
+ *   to: "alice",
+ *   text: "hi alice\nhow are you",
+ *   seq: 1,
+ * } as const;
+ * assert.deepEqual(formatEvent(event, { utc: true }), [
+ *   "2021/06/04 15:35:30 bob: hi alice",
+ *   "    how are you",
+ * ]);
+ * assert.deepEqual(formatEvent(event, { json: true }), [
+ *   JSON.stringify(event),
+ * ]);
+ * ```
+ */
+export function formatEvent(
+  event: ChatEvent,
+  options: FormatOptions = {},
+): string[] {
+  if (options.json) return [JSON.stringify(event)];
+  const time = (ts: number) => formatTime(ts, options.utc);
+  switch (event.event) {
+    case "message":
+      return block(`${time(event.ts)} ${event.from}: `, event.text);
+    case "echo": {
+      const lines = block(
+        `${time(event.ts)} ${event.from} -> ${event.to}: `,
+        event.text,
+      );
+      if (event.status === "stored") {
+        lines.push(`${NOTICE}${event.to} is offline; message stored`);
+      }
+      return lines;
+    }
+    case "broadcast":
+      return block(
+        `${time(event.ts)} broadcast from ${event.from}: `,
+        event.text,
+      );
+    case "delivered":
+      return [];
+    case "connected": {
+      const lines = [`${NOTICE}connected to ${event.server} as ${event.name}`];
+      if (event.registered) {
+        lines.push(`${NOTICE}registered new account ${event.name}`);
+      }
+      if (event.stored > 0) {
+        const what = plural(event.stored, "message", "messages");
+        lines.push(`${NOTICE}${what} arrived while you were away`);
+      }
+      if (event.expired > 0) {
+        const what = plural(event.expired, "message", "messages");
+        lines.push(`${NOTICE}${what} expired unread`);
+      }
+      return lines;
+    }
+    case "who":
+      return [
+        `${NOTICE}online: ${
+          event.users.length > 0 ? event.users.join(", ") : "nobody"
+        }`,
+      ];
+    case "disconnected":
+      return block(NOTICE, disconnectLine(event));
+    case "notice":
+      return block(NOTICE, decapitalise(event.text));
+  }
+}

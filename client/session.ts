@@ -1,0 +1,578 @@
+/**
+ * One connection of the chat client to a server, from `hello` to `bye`:
+ * logging in, sending and echoing messages, showing and acknowledging
+ * received ones without duplicates, and noticing a server that stopped
+ * answering.
+ *
+ * A session knows nothing about terminals. It reports what happens as
+ * {@linkcode ChatEvent}s and asks for passwords through a callback; its
+ * timers are injected so tests can run it on fake time.
+ *
+ * @module
+ */
+
+import type { ErrorFrame } from "../protocol/errors.ts";
+import {
+  type AcceptedFrame,
+  type ClientFrame,
+  MAX_TEXT_BYTES,
+  type MsgFrame,
+  parseServerFrame,
+  PROTOCOL_VERSION,
+  type ReadyFrame,
+  type ServerFrame,
+  utf8Length,
+} from "../protocol/frames.ts";
+import { nameKey } from "../protocol/names.ts";
+import type { CloseCause, Inbound, Link } from "../transport/transport.ts";
+import { VERSION } from "../version.ts";
+import { type EventSink, notice } from "./events.ts";
+import {
+  systemTimers,
+  type TimerHandle,
+  type Timers,
+  waitAtMost,
+} from "./timers.ts";
+
+/** What the server asked a password for. */
+export interface PasswordRequest {
+  /** `register`: a new account; ask twice. `login`: the known password. */
+  mode: "register" | "login";
+  /** The name as the server shows it. */
+  name: string;
+  /** The server's reason when the previous password was refused. */
+  error?: string;
+  /**
+   * Aborted when the login ends while the password is still being asked
+   * for (the server gave up waiting or the connection was lost): stop
+   * asking then.
+   */
+  signal: AbortSignal;
+}
+
+/**
+ * Supplies a password. Resolves null to give up logging in; a rejection
+ * gives up too, with the error's message as the reason.
+ */
+export type PasswordSource = (
+  request: PasswordRequest,
+) => Promise<string | null>;
+
+/** How a login ended. */
+export type LoginResult =
+  | { ok: true; name: string }
+  | { ok: false; reason: string };
+
+/** Where a session is in its life. */
+export type SessionState = "login" | "ready" | "closed";
+
+/** Settings of a {@linkcode Session}. */
+export interface SessionOptions {
+  /** The connection, not yet read. */
+  link: Link;
+  /** The server address as the user typed it; shown and used as a key. */
+  address: string;
+  /** The name to log in with. */
+  name: string;
+  /** Receives everything the user should see. */
+  onEvent: EventSink;
+  /** Asked whenever the server wants a password. */
+  password: PasswordSource;
+  /**
+   * Highest `seq` shown so far per server and account. Share one map
+   * between the sessions of a process so a reconnect shows nothing twice.
+   * Default: a map of this session's own.
+   */
+  seen?: Map<string, number>;
+  /** Default: the runtime's timers. */
+  timers?: Timers;
+  /**
+   * Longest wait for the server's answer during login, in milliseconds.
+   * Time spent asking for a password does not count. Default 30,000.
+   */
+  loginTimeoutMs?: number;
+}
+
+interface PendingSend {
+  to: string;
+  text: string;
+}
+
+const LOST = "connection to the server was lost";
+
+/**
+ * A chat session over one {@linkcode Link}.
+ *
+ * @example
+ * ```ts ignore
+ * const link = await new SocketTransport().connect("127.0.0.1:1998");
+ * const session = new Session({
+ *   link,
+ *   address: "127.0.0.1:1998",
+ *   name: "alice",
+ *   onEvent: (event) => console.log(event),
+ *   password: () => Promise.resolve("s3cret"),
+ * });
+ * if ((await session.login()).ok) session.send("bob", "hi bob");
+ * await session.settled();
+ * await session.leave();
+ * ```
+ */
+export class Session {
+  /** The server address as typed. */
+  readonly address: string;
+  /** Resolves once the link is closed and the session is over. */
+  readonly closed: Promise<void>;
+
+  readonly #link: Link;
+  readonly #emit: EventSink;
+  readonly #password: PasswordSource;
+  readonly #seen: Map<string, number>;
+  readonly #timers: Timers;
+  readonly #loginTimeoutMs: number;
+  readonly #pending = new Map<string, PendingSend>();
+  #name: string;
+  #state: SessionState = "login";
+  // Login sub-state: waiting for the server, or for the password source.
+  #asking?: AbortController;
+  #mode: "register" | "login" = "login";
+  #loginResult?: (result: LoginResult) => void;
+  #closedResolve!: () => void;
+  #whoWaiting = 0;
+  #settledWaiters: Array<() => void> = [];
+  #nextId = 1;
+  #timer: TimerHandle;
+  #pingSent = false;
+  #pingIntervalMs = 0;
+  #pingTimeoutMs = 0;
+  // Set once the user will have been told why the link ended.
+  #endExplained = false;
+
+  /** @param options See {@linkcode SessionOptions}. */
+  constructor(options: SessionOptions) {
+    this.#link = options.link;
+    this.address = options.address;
+    this.#name = options.name;
+    this.#emit = options.onEvent;
+    this.#password = options.password;
+    this.#seen = options.seen ?? new Map();
+    this.#timers = options.timers ?? systemTimers;
+    this.#loginTimeoutMs = options.loginTimeoutMs ?? 30_000;
+    this.closed = new Promise((resolve) => this.#closedResolve = resolve);
+  }
+
+  /** The name as the server shows it once logged in; as given before. */
+  get name(): string {
+    return this.#name;
+  }
+
+  /** Where the session is in its life. */
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  /**
+   * Starts reading, says `hello` and goes through the login. Call once.
+   *
+   * @returns `ok` once `ready` arrived, with the name as the server shows
+   * it; otherwise the reason, and the link is closed.
+   */
+  login(): Promise<LoginResult> {
+    const result = new Promise<LoginResult>((resolve) =>
+      this.#loginResult = resolve
+    );
+    this.#link.read({
+      onFrames: (frames) => this.#onFrames(frames),
+      onClose: (cause) => this.#onClose(cause),
+    });
+    this.#write({
+      type: "hello",
+      v: PROTOCOL_VERSION,
+      name: this.#name,
+      client: `parley/${VERSION}`,
+    });
+    this.#armLoginTimer();
+    return result;
+  }
+
+  /**
+   * Sends a message to a user or to `all`. Its echo is reported when the
+   * server accepts it.
+   *
+   * @returns The id given to the message, or undefined when it was not
+   * sent (not logged in, or the text is too long: a notice says so).
+   */
+  send(to: string, text: string): string | undefined {
+    if (this.#state !== "ready") return undefined;
+    const size = utf8Length(text);
+    if (size > MAX_TEXT_BYTES) {
+      this.#emit(notice(
+        "text_too_large",
+        `message is ${size} bytes; at most ${MAX_TEXT_BYTES} can be sent`,
+      ));
+      return undefined;
+    }
+    const id = String(this.#nextId++);
+    this.#pending.set(id, { to, text });
+    this.#write({ type: "send", id, to, text });
+    return id;
+  }
+
+  /**
+   * Asks who is online; the answer comes as a `who` event.
+   *
+   * @returns False when not logged in.
+   */
+  who(): boolean {
+    if (this.#state !== "ready") return false;
+    this.#whoWaiting++;
+    this.#write({ type: "who" });
+    return true;
+  }
+
+  /**
+   * Resolves once the server has answered every `send` and `who` made so
+   * far, or the session is closed.
+   */
+  settled(): Promise<void> {
+    if (this.#isSettled()) return Promise.resolve();
+    return new Promise((resolve) => this.#settledWaiters.push(resolve));
+  }
+
+  /**
+   * Says `bye`, waits for the server's `bye` or the link to close, then
+   * closes it.
+   *
+   * @param graceMs Longest wait for the server. Default 2,000.
+   */
+  async leave(graceMs = 2_000): Promise<void> {
+    if (this.#state === "closed") return;
+    // The server's bye, or its silence, is reason enough to close.
+    this.#endExplained = true;
+    this.#stopTimer();
+    this.#write({ type: "bye" });
+    await waitAtMost(this.#timers, graceMs, this.closed);
+    this.close();
+  }
+
+  /** Closes the link at once, without a word to the server. */
+  close(): void {
+    this.#endExplained = true;
+    this.#link.close();
+  }
+
+  // ---- receiving -------------------------------------------------------
+
+  #onFrames(inbound: Inbound[]): void {
+    if (this.#state === "closed") return;
+    let ackSeq: number | undefined;
+    for (const item of inbound) {
+      if (this.#isClosed()) break;
+      const frame = this.#parse(item);
+      if (!frame) continue;
+      if (frame.type === "ping") {
+        this.#write({ type: "pong" });
+      } else if (frame.type === "pong") {
+        // Only its arrival matters.
+      } else if (this.#state === "login") {
+        this.#onLoginFrame(frame);
+      } else if (frame.type === "msg") {
+        const seq = this.#onMsg(frame);
+        if (seq !== undefined) ackSeq = Math.max(ackSeq ?? seq, seq);
+      } else {
+        this.#onReadyFrame(frame);
+      }
+    }
+    // One ack covers the whole batch, duplicates included: the server
+    // resends until it hears one.
+    if (ackSeq !== undefined) this.#write({ type: "ack", seq: ackSeq });
+    if (this.#state === "ready") this.#armPingTimer();
+  }
+
+  #parse(item: Inbound): ServerFrame | undefined {
+    if (item.kind === "line") {
+      try {
+        return parseServerFrame(item.line);
+      } catch (error) {
+        this.#emit(notice(
+          "bad_server_frame",
+          `the server sent a frame this client cannot read: ${
+            (error as Error).message
+          }`,
+        ));
+        return undefined;
+      }
+    }
+    this.#emit(notice(
+      "bad_server_frame",
+      item.kind === "too_large"
+        ? `the server sent a frame of ${item.bytes} bytes, over the limit`
+        : "the server sent a frame that is not UTF-8",
+    ));
+    return undefined;
+  }
+
+  #onLoginFrame(frame: ServerFrame): void {
+    switch (frame.type) {
+      case "auth":
+        this.#mode = frame.mode;
+        this.#name = frame.name;
+        this.#askPassword();
+        return;
+      case "ready":
+        this.#onReady(frame);
+        return;
+      case "error":
+        if (
+          frame.code === "wrong_password" || frame.code === "bad_password"
+        ) {
+          this.#askPassword(frame.text);
+        } else {
+          this.#failLogin(frame.text);
+        }
+        return;
+      case "bye":
+        this.#failLogin(frame.text);
+        return;
+      default:
+        // Nothing else is sent before ready; ignore what a newer server
+        // might add.
+    }
+  }
+
+  async #askPassword(error?: string): Promise<void> {
+    const asking = new AbortController();
+    this.#asking = asking;
+    this.#stopTimer();
+    let password: string | null;
+    try {
+      password = await this.#password({
+        mode: this.#mode,
+        name: this.#name,
+        error,
+        signal: asking.signal,
+      });
+    } catch (failure) {
+      password = null;
+      error = (failure as Error).message;
+    } finally {
+      this.#asking = undefined;
+    }
+    if (this.#state !== "login" || asking.signal.aborted) return;
+    if (password === null) {
+      this.#failLogin(error ?? "login cancelled");
+      return;
+    }
+    this.#write({ type: "password", password });
+    this.#armLoginTimer();
+  }
+
+  #onReady(frame: ReadyFrame): void {
+    this.#state = "ready";
+    this.#name = frame.name;
+    this.#pingIntervalMs = Math.max(1, frame.pingInterval) * 1000;
+    this.#pingTimeoutMs = Math.max(1, frame.pingTimeout) * 1000;
+    this.#emit({
+      event: "connected",
+      server: this.address,
+      name: frame.name,
+      registered: this.#mode === "register",
+      stored: frame.stored ?? 0,
+      expired: frame.expired ?? 0,
+    });
+    this.#loginResult?.({ ok: true, name: frame.name });
+    this.#loginResult = undefined;
+  }
+
+  /** Shows a message unless seen before; returns the seq to ack. */
+  #onMsg(frame: MsgFrame): number | undefined {
+    if (frame.to.toLowerCase() === "all") {
+      this.#emit({
+        event: "broadcast",
+        ts: frame.ts,
+        from: frame.from,
+        text: frame.text,
+      });
+      return undefined;
+    }
+    if (typeof frame.seq !== "number") {
+      // Not from a version 1 server: show it, there is nothing to ack.
+      this.#emit({
+        event: "message",
+        ts: frame.ts,
+        from: frame.from,
+        to: frame.to,
+        text: frame.text,
+      });
+      return undefined;
+    }
+    const key = `${this.address}|${nameKey(this.#name)}`;
+    if (frame.seq > (this.#seen.get(key) ?? -1)) {
+      this.#emit({
+        event: "message",
+        ts: frame.ts,
+        from: frame.from,
+        to: frame.to,
+        text: frame.text,
+        seq: frame.seq,
+      });
+      this.#seen.set(key, frame.seq);
+    }
+    return frame.seq;
+  }
+
+  #onReadyFrame(frame: ServerFrame): void {
+    switch (frame.type) {
+      case "accepted":
+        this.#onAccepted(frame);
+        break;
+      case "delivered":
+        this.#emit({ event: "delivered", id: frame.id, to: frame.to });
+        break;
+      case "who":
+        this.#whoWaiting = Math.max(0, this.#whoWaiting - 1);
+        this.#emit({ event: "who", users: frame.users });
+        break;
+      case "error":
+        this.#onError(frame);
+        break;
+      case "bye":
+        this.#endExplained = true;
+        this.#emit({
+          event: "disconnected",
+          reason: frame.reason,
+          text: frame.text,
+        });
+        this.#link.close();
+        break;
+      default:
+        // auth and ready are login frames; a server sending them now is
+        // confused, and nothing useful can be done with them.
+    }
+    this.#checkSettled();
+  }
+
+  #onAccepted(frame: AcceptedFrame): void {
+    const sent = this.#pending.get(frame.id);
+    if (!sent) return;
+    this.#pending.delete(frame.id);
+    // A broadcast comes back as a msg to all; that is its echo.
+    if (frame.status === "broadcast" || sent.to === "all") return;
+    this.#emit({
+      event: "echo",
+      id: frame.id,
+      ts: frame.ts,
+      from: this.#name,
+      to: frame.to ?? sent.to,
+      text: sent.text,
+      status: frame.status === "stored" ? "stored" : "sent",
+    });
+  }
+
+  #onError(frame: ErrorFrame): void {
+    if (frame.id !== undefined) this.#pending.delete(frame.id);
+    this.#emit(notice(frame.code, frame.text));
+  }
+
+  #onClose(_cause: CloseCause): void {
+    if (this.#state === "closed") return;
+    const wasReady = this.#state === "ready";
+    this.#state = "closed";
+    this.#stopTimer();
+    if (this.#loginResult) {
+      this.#failLogin(LOST);
+    } else if (wasReady && !this.#endExplained) {
+      this.#emit({ event: "disconnected", reason: "lost", text: LOST });
+    }
+    for (const sent of this.#pending.values()) {
+      this.#emit(notice(
+        "unconfirmed",
+        `the server did not confirm the message to ${sent.to}; it may not have arrived`,
+      ));
+    }
+    this.#pending.clear();
+    this.#whoWaiting = 0;
+    this.#checkSettled();
+    this.#closedResolve();
+  }
+
+  // ---- login end -------------------------------------------------------
+
+  #failLogin(reason: string): void {
+    this.#asking?.abort();
+    const resolve = this.#loginResult;
+    this.#loginResult = undefined;
+    this.#endExplained = true;
+    if (this.#state !== "closed") this.#link.close();
+    resolve?.({ ok: false, reason });
+  }
+
+  // ---- timers ----------------------------------------------------------
+
+  #stopTimer(): void {
+    if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #armLoginTimer(): void {
+    this.#stopTimer();
+    if (this.#state !== "login" || this.#asking) return;
+    this.#timer = this.#timers.setTimeout(() => {
+      this.#timer = undefined;
+      this.#failLogin(
+        `the server did not answer within ${this.#loginTimeoutMs / 1000} s`,
+      );
+    }, this.#loginTimeoutMs);
+  }
+
+  /** Something arrived: the server is alive; wait a full interval again. */
+  #armPingTimer(): void {
+    this.#stopTimer();
+    this.#pingSent = false;
+    this.#timer = this.#timers.setTimeout(
+      () => this.#onSilence(),
+      this.#pingIntervalMs,
+    );
+  }
+
+  #onSilence(): void {
+    this.#timer = undefined;
+    if (this.#state !== "ready") return;
+    if (!this.#pingSent) {
+      this.#pingSent = true;
+      this.#write({ type: "ping" });
+      this.#timer = this.#timers.setTimeout(
+        () => this.#onSilence(),
+        this.#pingTimeoutMs,
+      );
+      return;
+    }
+    this.#endExplained = true;
+    this.#emit({
+      event: "disconnected",
+      reason: "no_answer",
+      text: "the server stopped answering",
+    });
+    this.#link.close();
+  }
+
+  // ---- helpers ---------------------------------------------------------
+
+  #write(frame: ClientFrame): void {
+    this.#link.send(JSON.stringify(frame));
+  }
+
+  #isClosed(): boolean {
+    return this.#state === "closed";
+  }
+
+  #isSettled(): boolean {
+    return this.#state === "closed" ||
+      (this.#pending.size === 0 && this.#whoWaiting === 0);
+  }
+
+  #checkSettled(): void {
+    if (!this.#isSettled()) return;
+    for (const resolve of this.#settledWaiters.splice(0)) resolve();
+  }
+}

@@ -1,0 +1,281 @@
+/**
+ * The one `node:readline` interface of `parley chat`, for the REPL and for
+ * every question (name, hidden password). One interface because a second
+ * reader on the same stdin loses buffered lines.
+ *
+ * On a terminal it shows prompts, keeps history, hides passwords by muting
+ * its own echo, and prints incoming lines above the half-typed one. Piped
+ * input is read line by line with no prompts.
+ *
+ * @module
+ */
+
+import * as readline from "node:readline";
+import { Writable } from "node:stream";
+import process from "node:process";
+
+/** What a {@linkcode Terminal} reads and where it writes. */
+export interface TerminalOptions {
+  /** Prompts, echo and editing when true; plain lines when false. */
+  interactive: boolean;
+}
+
+/** A line, or null at end of input, Ctrl-C or close. */
+export type LineOrEnd = string | null;
+
+const encoder = new TextEncoder();
+
+/** Writes all of `text` to stdout before returning. */
+function writeStdout(text: string): void {
+  const bytes = encoder.encode(text);
+  let offset = 0;
+  while (offset < bytes.length) {
+    offset += Deno.stdout.writeSync(bytes.subarray(offset));
+  }
+}
+
+/**
+ * Stdout for readline with a mute switch: while muted, readline's echo of
+ * typed keys goes nowhere.
+ */
+class MutableOutput extends Writable {
+  muted = false;
+
+  get columns(): number {
+    return process.stdout.columns ?? 80;
+  }
+
+  get rows(): number {
+    return process.stdout.rows ?? 24;
+  }
+
+  get isTTY(): boolean {
+    return true;
+  }
+
+  override _write(
+    chunk: unknown,
+    _encoding: string,
+    callback: (error?: Error | null) => void,
+  ): void {
+    if (!this.muted) writeStdout(String(chunk));
+    callback();
+  }
+}
+
+interface ReadlineInternals {
+  line: string;
+  history?: string[];
+  _ttyWrite?: (s: string, key: { ctrl?: boolean; name?: string }) => void;
+}
+
+/**
+ * Line input and event output for the chat client.
+ *
+ * @example
+ * ```ts ignore
+ * const terminal = new Terminal({ interactive: Deno.stdin.isTerminal() });
+ * terminal.setPrompt("alice> ");
+ * const line = await terminal.nextLine();
+ * terminal.print(["*** hello"]);
+ * terminal.close();
+ * ```
+ */
+export class Terminal {
+  /** True when reading a terminal. */
+  readonly interactive: boolean;
+  /**
+   * Called on Ctrl-D at an empty line. Return true to keep going (the
+   * key is then ignored); false ends input as at end of file.
+   */
+  onEmptyCtrlD: () => boolean = () => false;
+  /** Called on Ctrl-C (terminal) or SIGINT. */
+  onInterrupt: () => void = () => {};
+
+  readonly #rl: readline.Interface;
+  readonly #output?: MutableOutput;
+  readonly #lines: string[] = [];
+  #waiter?: (line: LineOrEnd) => void;
+  #ended = false;
+  #prompt = "";
+  // The prompt of the question being asked, if one is.
+  #question?: string;
+  // The prompt to redraw after printing: none while a command runs.
+  #reading = false;
+  #hidden = false;
+  #signal?: () => void;
+
+  /** @param options See {@linkcode TerminalOptions}. */
+  constructor(options: TerminalOptions) {
+    this.interactive = options.interactive;
+    if (this.interactive) {
+      this.#output = new MutableOutput();
+      this.#rl = readline.createInterface({
+        input: process.stdin,
+        output: this.#output,
+        terminal: true,
+        historySize: 200,
+      });
+      this.#rl.on("SIGINT", () => this.onInterrupt());
+      this.#interceptCtrlD();
+    } else {
+      this.#rl = readline.createInterface({
+        input: process.stdin,
+        terminal: false,
+      });
+      this.#signal = () => this.onInterrupt();
+      Deno.addSignalListener("SIGINT", this.#signal);
+    }
+    this.#rl.on("line", (line: string) => this.#onLine(line));
+    this.#rl.on("close", () => this.#end());
+  }
+
+  /**
+   * Sets the prompt shown when waiting for the next command. While a
+   * question is asked its prompt stays; this one returns after it.
+   */
+  setPrompt(prompt: string): void {
+    this.#prompt = prompt;
+    if (this.#question === undefined) this.#rl.setPrompt(prompt);
+  }
+
+  /**
+   * The next line, in order, lines typed or piped ahead included.
+   * Shows the prompt first on a terminal.
+   *
+   * @returns The line without its ending, or null at end of input.
+   */
+  nextLine(): Promise<LineOrEnd> {
+    const ready = this.#lines.shift();
+    if (ready !== undefined) return Promise.resolve(ready);
+    if (this.#ended) return Promise.resolve(null);
+    if (this.interactive) {
+      this.#reading = true;
+      this.#rl.prompt(true);
+    }
+    return new Promise((resolve) => this.#waiter = resolve);
+  }
+
+  /**
+   * Asks a question on the terminal; `hidden` answers are not echoed and
+   * kept out of the history.
+   *
+   * @param text The prompt.
+   * @param hidden Mute the echo and keep the answer out of the history.
+   * @param signal Stops asking when aborted; the answer is then null.
+   * @returns The answer, or null when input ended, was interrupted, or
+   * `signal` was aborted.
+   */
+  async question(
+    text: string,
+    hidden = false,
+    signal?: AbortSignal,
+  ): Promise<LineOrEnd> {
+    if (signal?.aborted) return null;
+    this.#question = text;
+    this.#rl.setPrompt(text);
+    this.#hidden = hidden;
+    let answer: LineOrEnd;
+    const abort = () => this.#answer(null);
+    signal?.addEventListener("abort", abort);
+    try {
+      const pending = this.nextLine();
+      // The prompt is written before muting, the key echo after.
+      if (hidden && this.#output) this.#output.muted = true;
+      answer = await pending;
+    } finally {
+      signal?.removeEventListener("abort", abort);
+      if (this.#output?.muted) {
+        // A password typed in part must not reappear at the next prompt:
+        // erase it while the echo is still off.
+        if (!this.#ended) {
+          this.#rl.write(null, { ctrl: true, name: "e" });
+          this.#rl.write(null, { ctrl: true, name: "u" });
+        }
+        this.#output.muted = false;
+        writeStdout("\n");
+      }
+      this.#hidden = false;
+      this.#question = undefined;
+      this.#rl.setPrompt(this.#prompt);
+    }
+    // Readline records every line; a question's answer is not a command.
+    const history = (this.#rl as unknown as ReadlineInternals).history;
+    if (answer !== null && history?.[0] === answer) history.shift();
+    return answer;
+  }
+
+  /**
+   * Prints whole lines. On a terminal they appear above the prompt and
+   * the half-typed line, which are drawn again below them.
+   */
+  print(lines: string[]): void {
+    if (lines.length === 0) return;
+    const text = lines.map((line) => line + "\n").join("");
+    if (!this.interactive) {
+      writeStdout(text);
+      return;
+    }
+    writeStdout("\r\x1b[2K" + text);
+    if (!this.#reading) return;
+    if (this.#hidden) writeStdout(this.#question ?? "");
+    else this.#rl.prompt(true);
+  }
+
+  /** Stops reading and gives the terminal back as it was. */
+  close(): void {
+    if (this.#output) this.#output.muted = false;
+    if (this.#signal) {
+      Deno.removeSignalListener("SIGINT", this.#signal);
+      this.#signal = undefined;
+    }
+    this.#rl.close();
+    if (this.interactive) {
+      try {
+        Deno.stdin.setRaw(false);
+      } catch {
+        // Not a terminal any more; nothing to restore.
+      }
+    }
+  }
+
+  /** Ends input: the pending and later `nextLine` calls get null. */
+  end(): void {
+    this.#end();
+  }
+
+  #onLine(line: string): void {
+    if (!this.#answer(line)) this.#lines.push(line);
+  }
+
+  #end(): void {
+    this.#ended = true;
+    this.#answer(null);
+  }
+
+  /** Gives `line` to the pending `nextLine`; false when none is pending. */
+  #answer(line: LineOrEnd): boolean {
+    const waiter = this.#waiter;
+    if (!waiter) return false;
+    this.#waiter = undefined;
+    this.#reading = false;
+    waiter(line);
+    return true;
+  }
+
+  /**
+   * Readline closes on Ctrl-D at an empty line; let `onEmptyCtrlD` keep
+   * it open (to cancel a continued message instead).
+   */
+  #interceptCtrlD(): void {
+    const rl = this.#rl as unknown as ReadlineInternals;
+    const original = rl._ttyWrite;
+    if (typeof original !== "function") return;
+    rl._ttyWrite = (s, key) => {
+      if (key?.ctrl && key.name === "d" && rl.line === "") {
+        if (this.onEmptyCtrlD()) return;
+      }
+      original.call(rl, s, key);
+    };
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * The timers the chat client runs on, behind an interface so tests can
+ * drive time by hand.
+ *
+ * @module
+ */
+
+/**
+ * Identifies a started timer; only the {@linkcode Timers} that made it
+ * knows what it is.
+ */
+export type TimerHandle = unknown;
+
+/** Starts and stops one-shot timers. */
+export interface Timers {
+  /** Calls `fn` once after `ms` milliseconds; returns a handle. */
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  /** Stops a timer; a handle already fired or cleared is ignored. */
+  clearTimeout(handle: TimerHandle): void;
+}
+
+/** The real timers of the runtime. */
+export const systemTimers: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) =>
+    clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/**
+ * Resolves after `ms` milliseconds, or as soon as `until` settles.
+ * The timer is always cleared, so nothing is left pending.
+ *
+ * @returns True when `until` settled first.
+ */
+export async function waitAtMost(
+  timers: Timers,
+  ms: number,
+  until: Promise<unknown>,
+): Promise<boolean> {
+  let handle: TimerHandle;
+  const timeout = new Promise<false>((resolve) => {
+    handle = timers.setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([until.then(() => true), timeout]);
+  } finally {
+    timers.clearTimeout(handle);
+  }
+}

@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { ChatClient } from "../client/chat_client.ts";
+import { parseCommand } from "../client/commands.ts";
+import type { ChatEvent } from "../client/events.ts";
+import {
+  FakeServer,
+  FakeTimers,
+  ready,
+  type ServerEnd,
+} from "./client_fakes.ts";
+
+function newClient(server: FakeServer, events: ChatEvent[]): ChatClient {
+  return new ChatClient({
+    transport: server.transport,
+    name: "alice",
+    onEvent: (event) => events.push(event),
+    password: () => Promise.resolve("pw"),
+    timers: new FakeTimers(),
+  });
+}
+
+/** Answers the login of the next connection. */
+async function acceptLogin(server: FakeServer): Promise<ServerEnd> {
+  const end = await server.accept();
+  await end.next();
+  end.send({ type: "auth", mode: "login", name: "alice" });
+  await end.next();
+  end.send(ready());
+  return end;
+}
+
+Deno.test("chat client prompt shows the server and name once connected", async () => {
+  const server = await new FakeServer("chat:7").start();
+  const events: ChatEvent[] = [];
+  const client = newClient(server, events);
+  assert.equal(client.prompt, "alice> ");
+  const [outcome, end] = await Promise.all([
+    client.execute(parseCommand("HI chat:7")),
+    acceptLogin(server),
+  ]);
+  assert.equal(outcome, "continue");
+  assert.equal(client.prompt, "chat:7|alice > ");
+  end.send({ type: "bye", reason: "shutdown", text: "Restarting" });
+  await end.closed;
+  assert.equal(client.prompt, "alice> ");
+  server.close();
+});
+
+Deno.test("chat client says a command needs a connection", async () => {
+  const server = await new FakeServer().start();
+  const events: ChatEvent[] = [];
+  const client = newClient(server, events);
+  for (const line of ["@bob hi", "WHO", "BYE"]) {
+    assert.equal(await client.execute(parseCommand(line)), "continue");
+  }
+  assert.deepEqual(events.map((e) => e.event === "notice" && e.code), [
+    "not_connected",
+    "not_connected",
+    "not_connected",
+  ]);
+  assert.equal(await client.execute(parseCommand("quit")), "quit");
+  server.close();
+});
+
+Deno.test("chat client reports a failed HI with the address", async () => {
+  const server = await new FakeServer().start();
+  const client = newClient(server, []);
+  const outcome = await client.execute(parseCommand("HI nowhere:1"));
+  assert.equal(typeof outcome, "object");
+  assert.match(
+    (outcome as { failed: string }).failed,
+    /^cannot connect to nowhere:1: Nothing listens at nowhere:1$/,
+  );
+  server.close();
+});
+
+Deno.test("chat client hides messages already shown before a reconnect", async () => {
+  const server = await new FakeServer().start();
+  const events: ChatEvent[] = [];
+  const client = newClient(server, events);
+  const msg = { type: "msg", from: "bob", to: "alice", ts: 1, text: "once" };
+  const [, first] = await Promise.all([
+    client.execute(parseCommand("HI chat:1")),
+    acceptLogin(server),
+  ]);
+  first.send({ ...msg, seq: 3 });
+  assert.deepEqual(await first.next(), { type: "ack", seq: 3 });
+  first.link.close();
+  await first.closed;
+
+  const [, second] = await Promise.all([
+    client.execute(parseCommand("hi chat:1")),
+    acceptLogin(server),
+  ]);
+  second.send({ ...msg, seq: 3 });
+  assert.deepEqual(await second.next(), { type: "ack", seq: 3 });
+  const leaving = client.execute(parseCommand("QUIT"));
+  assert.deepEqual(await second.next(), { type: "bye" });
+  second.send({ type: "bye", reason: "client_left", text: "Goodbye" });
+  assert.equal(await leaving, "quit");
+  assert.equal(events.filter((e) => e.event === "message").length, 1);
+  server.close();
+});

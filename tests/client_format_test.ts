@@ -1,0 +1,150 @@
+import assert from "node:assert/strict";
+import type { ChatEvent } from "../client/events.ts";
+import { formatEvent, formatTime } from "../client/format.ts";
+
+const TS = Date.UTC(2021, 5, 4, 15, 35, 30);
+const text = (event: ChatEvent) => formatEvent(event, { utc: true });
+
+Deno.test("formatTime() pads every field", () => {
+  assert.equal(
+    formatTime(Date.UTC(2021, 0, 2, 3, 4, 5), true),
+    "2021/01/02 03:04:05",
+  );
+});
+
+Deno.test("formatTime() uses the local zone by default", () => {
+  const d = new Date(TS);
+  const hours = String(d.getHours()).padStart(2, "0");
+  assert.equal(formatTime(TS).slice(11, 13), hours);
+});
+
+Deno.test("formatEvent() prints a received private message", () => {
+  assert.deepEqual(
+    text({
+      event: "message",
+      ts: TS,
+      from: "bob",
+      to: "alice",
+      text: "hi alice",
+      seq: 1,
+    }),
+    ["2021/06/04 15:35:30 bob: hi alice"],
+  );
+});
+
+Deno.test("formatEvent() indents continuation lines by four spaces", () => {
+  assert.deepEqual(
+    text({ event: "broadcast", ts: TS, from: "tom", text: "one\ntwo\nthree" }),
+    [
+      "2021/06/04 15:35:30 broadcast from tom: one",
+      "    two",
+      "    three",
+    ],
+  );
+});
+
+Deno.test("formatEvent() prints an echo, with a notice when stored", () => {
+  const echo = {
+    event: "echo",
+    id: "1",
+    ts: TS - 1000,
+    from: "alice",
+    to: "bob",
+    text: "hi bob",
+    status: "sent",
+  } as const;
+  assert.deepEqual(text(echo), ["2021/06/04 15:35:29 alice -> bob: hi bob"]);
+  assert.deepEqual(text({ ...echo, status: "stored" }), [
+    "2021/06/04 15:35:29 alice -> bob: hi bob",
+    "*** bob is offline; message stored",
+  ]);
+});
+
+Deno.test("formatEvent() prints nothing for delivered unless json", () => {
+  const event = { event: "delivered", id: "1", to: "bob" } as const;
+  assert.deepEqual(text(event), []);
+  assert.deepEqual(formatEvent(event, { json: true }), [
+    '{"event":"delivered","id":"1","to":"bob"}',
+  ]);
+});
+
+Deno.test("formatEvent() prints the login notices", () => {
+  assert.deepEqual(
+    text({
+      event: "connected",
+      server: "127.0.0.1:1998",
+      name: "alice",
+      registered: true,
+      stored: 3,
+      expired: 1,
+    }),
+    [
+      "*** connected to 127.0.0.1:1998 as alice",
+      "*** registered new account alice",
+      "*** 3 messages arrived while you were away",
+      "*** 1 message expired unread",
+    ],
+  );
+  assert.deepEqual(
+    text({
+      event: "connected",
+      server: "h:1",
+      name: "bob",
+      registered: false,
+      stored: 0,
+      expired: 0,
+    }),
+    ["*** connected to h:1 as bob"],
+  );
+});
+
+Deno.test("formatEvent() prints who, disconnects and notices", () => {
+  assert.deepEqual(text({ event: "who", users: ["alice", "bob"] }), [
+    "*** online: alice, bob",
+  ]);
+  assert.deepEqual(
+    text({
+      event: "disconnected",
+      reason: "shutdown",
+      text: "Server stopping",
+    }),
+    ["*** disconnected: Server stopping"],
+  );
+  assert.deepEqual(
+    text({ event: "disconnected", reason: "lost", text: "" }),
+    ["*** connection to the server was lost"],
+  );
+  assert.deepEqual(
+    text({ event: "disconnected", reason: "no_answer", text: "" }),
+    ["*** the server stopped answering"],
+  );
+  assert.deepEqual(
+    text({ event: "notice", code: "no_such_user", text: "No such user: zed" }),
+    ["*** no such user: zed"],
+  );
+  assert.deepEqual(
+    text({ event: "notice", code: "internal", text: "TLS is off" }),
+    ["*** TLS is off"],
+  );
+});
+
+Deno.test("formatEvent() shows control characters harmlessly", () => {
+  assert.deepEqual(
+    text({ event: "broadcast", ts: TS, from: "eve", text: "\x1b[2Jboo\r" }),
+    ["2021/06/04 15:35:30 broadcast from eve: \uFFFD[2Jboo\uFFFD"],
+  );
+});
+
+Deno.test("formatEvent() prints each event as one JSON line with json", () => {
+  const event = {
+    event: "message",
+    ts: TS,
+    from: "bob",
+    to: "alice",
+    text: "two\nlines",
+    seq: 4,
+  } as const;
+  const lines = formatEvent(event, { json: true });
+  assert.equal(lines.length, 1);
+  assert.deepEqual(JSON.parse(lines[0]), event);
+});

@@ -1,0 +1,492 @@
+import assert from "node:assert/strict";
+import type { ChatEvent } from "../client/events.ts";
+import {
+  type LoginResult,
+  type PasswordRequest,
+  Session,
+} from "../client/session.ts";
+import {
+  FakeServer,
+  FakeTimers,
+  ready,
+  type ServerEnd,
+} from "./client_fakes.ts";
+
+interface Setup {
+  server: FakeServer;
+  end: ServerEnd;
+  session: Session;
+  events: ChatEvent[];
+  timers: FakeTimers;
+  requests: PasswordRequest[];
+  login: Promise<LoginResult>;
+}
+
+async function setup(
+  options: {
+    passwords?: Array<string | null>;
+    seen?: Map<string, number>;
+    server?: FakeServer;
+  } = {},
+): Promise<Setup> {
+  const server = options.server ?? await new FakeServer().start();
+  const events: ChatEvent[] = [];
+  const requests: PasswordRequest[] = [];
+  const passwords = [...(options.passwords ?? ["s3cret"])];
+  const timers = new FakeTimers();
+  const link = await server.transport.connect(server.address);
+  const session = new Session({
+    link,
+    address: server.address,
+    name: "alice",
+    onEvent: (event) => events.push(event),
+    password: (request) => {
+      requests.push(request);
+      return Promise.resolve(passwords.shift() ?? null);
+    },
+    seen: options.seen,
+    timers,
+  });
+  const login = session.login();
+  const end = await server.accept();
+  return { server, end, session, events, timers, requests, login };
+}
+
+/** Goes through hello, auth, password and ready. */
+async function loggedIn(
+  options: Parameters<typeof setup>[0] & { readyFields?: object } = {},
+): Promise<Setup> {
+  const s = await setup(options);
+  assert.equal((await s.end.next())?.type, "hello");
+  s.end.send({ type: "auth", mode: "login", name: "alice" });
+  assert.equal((await s.end.next())?.type, "password");
+  s.end.send(ready(options.readyFields));
+  assert.deepEqual(await s.login, { ok: true, name: "alice" });
+  return s;
+}
+
+async function teardown(s: Setup): Promise<void> {
+  s.session.close();
+  await s.session.closed;
+  await s.end.closed;
+  s.server.close();
+  assert.equal(s.timers.pending, 0, "Expected no timers left running");
+}
+
+/** Lets queued microtasks (in-memory deliveries) run. */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+Deno.test("session registers a new account and reports it", async () => {
+  const s = await setup();
+  assert.deepEqual(await s.end.next(), {
+    type: "hello",
+    v: 1,
+    name: "alice",
+    client: "parley/0.1.0",
+  });
+  s.end.send({ type: "auth", mode: "register", name: "Alice" });
+  assert.deepEqual(await s.end.next(), {
+    type: "password",
+    password: "s3cret",
+  });
+  assert.deepEqual(
+    s.requests.map(({ mode, name, error }) => ({ mode, name, error })),
+    [{ mode: "register", name: "Alice", error: undefined }],
+  );
+  s.end.send(ready({ name: "Alice", stored: 2, expired: 1 }));
+  assert.deepEqual(await s.login, { ok: true, name: "Alice" });
+  assert.equal(s.session.state, "ready");
+  assert.deepEqual(s.events, [{
+    event: "connected",
+    server: "chat:1",
+    name: "Alice",
+    registered: true,
+    stored: 2,
+    expired: 1,
+  }]);
+  await teardown(s);
+});
+
+Deno.test("session asks again after a wrong password", async () => {
+  const s = await setup({ passwords: ["wrong", "right"] });
+  await s.end.next();
+  s.end.send({ type: "auth", mode: "login", name: "alice" });
+  assert.equal((await s.end.next())?.password, "wrong");
+  s.end.send({
+    type: "error",
+    code: "wrong_password",
+    text: "Wrong password",
+  });
+  assert.equal((await s.end.next())?.password, "right");
+  assert.equal(s.requests[1].error, "Wrong password");
+  s.end.send(ready());
+  assert.equal((await s.login).ok, true);
+  await teardown(s);
+});
+
+Deno.test("session login fails when the password source gives up", async () => {
+  const s = await setup({ passwords: ["wrong", null] });
+  await s.end.next();
+  s.end.send({ type: "auth", mode: "login", name: "alice" });
+  await s.end.next();
+  s.end.send({
+    type: "error",
+    code: "wrong_password",
+    text: "Wrong password",
+  });
+  assert.deepEqual(await s.login, { ok: false, reason: "Wrong password" });
+  await s.session.closed;
+  assert.equal(s.session.state, "closed");
+  assert.deepEqual(s.events, [], "Expected no lost-connection event");
+  await teardown(s);
+});
+
+Deno.test("session stops asking for a password when the server gives up", async () => {
+  const server = await new FakeServer().start();
+  const link = await server.transport.connect(server.address);
+  let aborted = false;
+  const session = new Session({
+    link,
+    address: server.address,
+    name: "alice",
+    onEvent: () => {},
+    // Like a user who never presses Enter.
+    password: ({ signal }) =>
+      new Promise((resolve) =>
+        signal.addEventListener("abort", () => {
+          aborted = true;
+          resolve(null);
+        })
+      ),
+    timers: new FakeTimers(),
+  });
+  const login = session.login();
+  const end = await server.accept();
+  await end.next();
+  end.send({ type: "auth", mode: "login", name: "alice" });
+  await settle();
+  end.send({ type: "bye", reason: "login_timeout", text: "Too slow" });
+  assert.deepEqual(await login, { ok: false, reason: "Too slow" });
+  assert.equal(aborted, true);
+  await session.closed;
+  await end.closed;
+  server.close();
+});
+
+Deno.test("session login fails with the text of a refused name", async () => {
+  const s = await setup();
+  await s.end.next();
+  s.end.send({ type: "error", code: "bad_name", text: "Bad name" });
+  assert.deepEqual(await s.login, { ok: false, reason: "Bad name" });
+  await teardown(s);
+});
+
+Deno.test("session login fails when the server says bye", async () => {
+  const s = await setup();
+  await s.end.next();
+  s.end.send({
+    type: "bye",
+    reason: "too_many_attempts",
+    text: "Too many attempts",
+  });
+  assert.deepEqual(await s.login, { ok: false, reason: "Too many attempts" });
+  await teardown(s);
+});
+
+Deno.test("session login fails when the server does not answer", async () => {
+  const s = await setup();
+  await s.end.next();
+  s.timers.tick(30_000);
+  assert.deepEqual(await s.login, {
+    ok: false,
+    reason: "the server did not answer within 30 s",
+  });
+  await teardown(s);
+});
+
+Deno.test("session login fails when the connection closes", async () => {
+  const s = await setup();
+  await s.end.next();
+  s.end.link.close();
+  assert.deepEqual(await s.login, {
+    ok: false,
+    reason: "connection to the server was lost",
+  });
+  await teardown(s);
+});
+
+Deno.test("session shows messages and acks the highest seq once per batch", async () => {
+  const s = await loggedIn();
+  const msg = (seq: number, text: string) => ({
+    type: "msg",
+    from: "bob",
+    to: "alice",
+    ts: 1000 + seq,
+    text,
+    seq,
+  });
+  s.end.send(msg(3, "one"), msg(4, "two"), msg(7, "three"));
+  assert.deepEqual(await s.end.next(), { type: "ack", seq: 7 });
+  await settle();
+  assert.deepEqual(s.end.unread, [], "Expected exactly one ack");
+  assert.deepEqual(
+    s.events.filter((e) => e.event === "message").map((e) =>
+      e.event === "message" && [e.seq, e.text]
+    ),
+    [[3, "one"], [4, "two"], [7, "three"]],
+  );
+  await teardown(s);
+});
+
+Deno.test("session does not show a seq again after a reconnect but acks it", async () => {
+  const seen = new Map<string, number>();
+  const server = await new FakeServer().start();
+  const first = await loggedIn({ seen, server });
+  const msg = (seq: number) => ({
+    type: "msg",
+    from: "bob",
+    to: "alice",
+    ts: 1,
+    text: `m${seq}`,
+    seq,
+  });
+  first.end.send(msg(5));
+  assert.deepEqual(await first.end.next(), { type: "ack", seq: 5 });
+  first.session.close();
+  await first.session.closed;
+  await first.end.closed;
+
+  const second = await loggedIn({ seen, server });
+  // The ack of 5 was lost: the server sends 5 again, then 6.
+  second.end.send(msg(5), msg(6));
+  assert.deepEqual(await second.end.next(), { type: "ack", seq: 6 });
+  second.end.send(msg(5));
+  assert.deepEqual(await second.end.next(), { type: "ack", seq: 5 });
+  const texts = second.events.flatMap((e) =>
+    e.event === "message" ? [e.text] : []
+  );
+  assert.deepEqual(texts, ["m6"]);
+  await teardown(second);
+});
+
+Deno.test("session echoes a sent message only when accepted", async () => {
+  const s = await loggedIn();
+  s.events.length = 0;
+  const id = s.session.send("bob", "hi bob");
+  assert.equal(id, "1");
+  assert.deepEqual(await s.end.next(), {
+    type: "send",
+    id: "1",
+    to: "bob",
+    text: "hi bob",
+  });
+  let settled = false;
+  const done = s.session.settled().then(() => settled = true);
+  await settle();
+  assert.deepEqual(s.events, []);
+  assert.equal(settled, false);
+  s.end.send({
+    type: "accepted",
+    id: "1",
+    to: "Bob",
+    ts: 1622820929000,
+    status: "sent",
+  });
+  await done;
+  assert.deepEqual(s.events, [{
+    event: "echo",
+    id: "1",
+    ts: 1622820929000,
+    from: "alice",
+    to: "Bob",
+    text: "hi bob",
+    status: "sent",
+  }]);
+  s.end.send({ type: "delivered", id: "1", to: "Bob" });
+  await settle();
+  assert.deepEqual(s.events[1], { event: "delivered", id: "1", to: "Bob" });
+  await teardown(s);
+});
+
+Deno.test("session reports a message stored for an offline user", async () => {
+  const s = await loggedIn();
+  s.events.length = 0;
+  s.session.send("bob", "later");
+  await s.end.next();
+  s.end.send({
+    type: "accepted",
+    id: "1",
+    to: "bob",
+    ts: 5,
+    status: "stored",
+  });
+  await s.session.settled();
+  assert.equal(s.events[0].event === "echo" && s.events[0].status, "stored");
+  await teardown(s);
+});
+
+Deno.test("session shows broadcasts once, from the msg and not the accepted", async () => {
+  const s = await loggedIn();
+  s.events.length = 0;
+  s.session.send("all", "hi all");
+  await s.end.next();
+  s.end.send(
+    { type: "accepted", id: "1", to: "all", ts: 9, status: "broadcast" },
+    { type: "msg", from: "alice", to: "all", ts: 9, text: "hi all" },
+  );
+  await s.session.settled();
+  await settle();
+  assert.deepEqual(s.events, [
+    { event: "broadcast", ts: 9, from: "alice", text: "hi all" },
+  ]);
+  assert.deepEqual(s.end.unread, [], "Expected no ack for a broadcast");
+  await teardown(s);
+});
+
+Deno.test("session turns a refused send into a notice", async () => {
+  const s = await loggedIn();
+  s.events.length = 0;
+  s.session.send("zed", "hello?");
+  await s.end.next();
+  s.end.send({
+    type: "error",
+    code: "no_such_user",
+    text: "No such user: zed",
+    id: "1",
+  });
+  await s.session.settled();
+  assert.deepEqual(s.events, [
+    { event: "notice", code: "no_such_user", text: "No such user: zed" },
+  ]);
+  await teardown(s);
+});
+
+Deno.test("session refuses a text over the size limit without sending", async () => {
+  const s = await loggedIn();
+  s.events.length = 0;
+  assert.equal(s.session.send("bob", "x".repeat(8193)), undefined);
+  assert.equal(
+    s.events[0].event === "notice" && s.events[0].code,
+    "text_too_large",
+  );
+  await teardown(s);
+});
+
+Deno.test("session answers who", async () => {
+  const s = await loggedIn();
+  s.events.length = 0;
+  assert.equal(s.session.who(), true);
+  assert.deepEqual(await s.end.next(), { type: "who" });
+  s.end.send({ type: "who", users: ["alice", "bob"] });
+  await s.session.settled();
+  assert.deepEqual(s.events, [{ event: "who", users: ["alice", "bob"] }]);
+  await teardown(s);
+});
+
+Deno.test("session answers a ping with a pong", async () => {
+  const s = await loggedIn();
+  s.end.send({ type: "ping" });
+  assert.deepEqual(await s.end.next(), { type: "pong" });
+  await teardown(s);
+});
+
+Deno.test("session reports the server's bye and closes", async () => {
+  const s = await loggedIn();
+  s.events.length = 0;
+  s.end.send({
+    type: "bye",
+    reason: "shutdown",
+    text: "Server is shutting down",
+  });
+  await s.session.closed;
+  assert.deepEqual(s.events, [{
+    event: "disconnected",
+    reason: "shutdown",
+    text: "Server is shutting down",
+  }]);
+  await teardown(s);
+});
+
+Deno.test("session reports a lost connection and unconfirmed sends", async () => {
+  const s = await loggedIn();
+  s.events.length = 0;
+  s.session.send("bob", "into the void");
+  await s.end.next();
+  s.end.link.close();
+  await s.session.closed;
+  assert.deepEqual(
+    s.events.map((e) => e.event === "notice" ? e.code : e.event),
+    [
+      "disconnected",
+      "unconfirmed",
+    ],
+  );
+  assert.equal(
+    s.events[0].event === "disconnected" && s.events[0].reason,
+    "lost",
+  );
+  await s.session.settled();
+  await teardown(s);
+});
+
+Deno.test("session leaves with bye and waits for the server's bye", async () => {
+  const s = await loggedIn();
+  s.events.length = 0;
+  const left = s.session.leave();
+  assert.deepEqual(await s.end.next(), { type: "bye" });
+  s.end.send({ type: "bye", reason: "client_left", text: "Goodbye" });
+  await left;
+  assert.equal(s.session.state, "closed");
+  assert.deepEqual(s.events, [
+    { event: "disconnected", reason: "client_left", text: "Goodbye" },
+  ]);
+  await teardown(s);
+});
+
+Deno.test("session leaving gives up waiting after the grace time", async () => {
+  const s = await loggedIn();
+  s.events.length = 0;
+  const left = s.session.leave(2_000);
+  assert.deepEqual(await s.end.next(), { type: "bye" });
+  s.timers.tick(2_000);
+  await left;
+  assert.equal(s.session.state, "closed");
+  assert.deepEqual(s.events, [], "Expected no lost-connection event");
+  await teardown(s);
+});
+
+Deno.test("session pings a silent server and gives up when it stays silent", async () => {
+  const s = await loggedIn({
+    readyFields: { pingInterval: 30, pingTimeout: 10 },
+  });
+  s.events.length = 0;
+  s.timers.tick(29_999);
+  await settle();
+  assert.deepEqual(s.end.unread, []);
+  s.timers.tick(1);
+  assert.deepEqual(await s.end.next(), { type: "ping" });
+  s.timers.tick(10_000);
+  await s.session.closed;
+  assert.deepEqual(s.events, [{
+    event: "disconnected",
+    reason: "no_answer",
+    text: "the server stopped answering",
+  }]);
+  await teardown(s);
+});
+
+Deno.test("session keeps a connection that answers its ping", async () => {
+  const s = await loggedIn({
+    readyFields: { pingInterval: 30, pingTimeout: 10 },
+  });
+  s.timers.tick(30_000);
+  assert.deepEqual(await s.end.next(), { type: "ping" });
+  s.timers.tick(9_000);
+  s.end.send({ type: "pong" });
+  await settle();
+  s.timers.tick(29_000);
+  assert.equal(s.session.state, "ready");
+  await teardown(s);
+});
