@@ -102,14 +102,13 @@ function disconnectLine(event: DisconnectedEvent): string {
     case "no_answer":
       return "the server stopped answering";
     default:
-      return `disconnected: ${event.text}`;
+      return `disconnected: ${decapitalise(event.text)}`;
   }
 }
 
 /**
- * The lines to print for one event, without line endings. Some events
- * print nothing as text (`delivered`); with `json` every event is exactly
- * one line.
+ * The lines to print for one event, without line endings. With `json`
+ * every event is exactly one line.
  *
  * @param event What happened.
  * @param options Text or JSON, and the time zone.
@@ -162,7 +161,7 @@ export function formatEvent(
         event.text,
       );
     case "delivered":
-      return [];
+      return [`${NOTICE}delivered to ${event.to}`];
     case "connected": {
       const lines = [`${NOTICE}connected to ${event.server} as ${event.name}`];
       if (event.registered) {

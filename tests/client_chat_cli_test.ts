@@ -167,12 +167,13 @@ Deno.test("parley chat runs piped commands against a server", async () => {
     "2021/06/04 15:34:30 bob: are you there?",
     "2021/06/04 15:35:31 alice -> bob: hi bob",
     "    second line",
+    "*** delivered to bob",
     "2021/06/04 15:35:32 broadcast from alice: hi all",
     "*** online: alice, bob",
     "*** no such user: zed",
     "2021/06/04 15:35:34 alice -> carol: later",
     "*** carol is offline; message stored",
-    "*** disconnected: Goodbye",
+    "*** disconnected: goodbye",
   ]);
   const types = log.received.map((frame) => frame.type);
   assert.deepEqual(types, [

@@ -60,9 +60,9 @@ Deno.test("formatEvent() prints an echo, with a notice when stored", () => {
   ]);
 });
 
-Deno.test("formatEvent() prints nothing for delivered unless json", () => {
+Deno.test("formatEvent() tells the sender the recipient's client has it", () => {
   const event = { event: "delivered", id: "1", to: "bob" } as const;
-  assert.deepEqual(text(event), []);
+  assert.deepEqual(text(event), ["*** delivered to bob"]);
   assert.deepEqual(formatEvent(event, { json: true }), [
     '{"event":"delivered","id":"1","to":"bob"}',
   ]);
@@ -108,7 +108,7 @@ Deno.test("formatEvent() prints who, disconnects and notices", () => {
       reason: "shutdown",
       text: "Server stopping",
     }),
-    ["*** disconnected: Server stopping"],
+    ["*** disconnected: server stopping"],
   );
   assert.deepEqual(
     text({ event: "disconnected", reason: "lost", text: "" }),

@@ -19,6 +19,7 @@ Deno.test("alice, bob and tom chat privately and to everyone, then leave", async
     }
     await alice.type("@bob hi bob");
     await bob.stdout.waitFor("alice: hi bob");
+    await alice.stdout.waitFor("*** delivered to bob");
     await bob.type("@alice hi alice");
     await alice.stdout.waitFor("bob: hi alice");
     await tom.type("@all hi all");
@@ -197,4 +198,44 @@ Deno.test("the netlog has every frame and no password", async () => {
     assert.ok(frames.includes(type), `no ${type} frame in the netlog`);
   }
   assert.ok(log.includes('{"type":"password","password":"***"}'));
+});
+
+Deno.test("logging in again takes over and the old client is told why", async () => {
+  const [dir, cleanup] = await tempDir();
+  const server = await ServerProcess.start(dir);
+  const first = chat("erin", "e", "--server", server.address);
+  try {
+    await first.stdout.waitFor("*** connected to");
+    const second = chat("erin", "e", "--server", server.address);
+    await second.stdout.waitFor("*** connected to");
+    await first.stdout.waitFor(
+      "*** disconnected: logged in from another connection",
+    );
+    await second.type("WHO");
+    await second.stdout.waitFor("*** online: erin");
+    await second.endInput();
+    assert.equal((await second.exit()).code, 0);
+  } finally {
+    await first.endInput();
+    await first.exit();
+    await server.stop();
+    await cleanup();
+  }
+});
+
+Deno.test("a server shutting down tells its clients and exits 0", async () => {
+  const [dir, cleanup] = await tempDir();
+  const server = await ServerProcess.start(dir);
+  const client = chat("finn", "f", "--server", server.address);
+  try {
+    await client.stdout.waitFor("*** connected to");
+    assert.equal((await server.stop()).code, 0);
+    await client.stdout.waitFor(
+      "*** disconnected: the server is shutting down",
+    );
+  } finally {
+    await client.endInput();
+    await client.exit();
+    await cleanup();
+  }
 });
