@@ -345,41 +345,13 @@ export function createConnectionMachine(ports: ConnectionPorts) {
               actions: ["takeName", "raiseRest"],
             },
             { guard: "isHello", actions: ["refuseHello", "raiseRest"] },
-            {
-              guard: "isBye",
-              target: "closed",
-              actions: [{ type: "setReason", params: "client_left" }],
-            },
-            { guard: "isPing", actions: ["pong", "raiseRest"] },
-            { guard: "isPong", actions: "raiseRest" },
-            {
-              actions: [
-                { type: "refuseFirst", params: "not logged in" },
-                "raiseRest",
-              ],
-            },
+            ...loginPhaseFrames("not logged in"),
           ],
         },
       },
       authenticating: {
         initial: "lookingUp",
-        on: {
-          FRAMES: [
-            {
-              guard: "isBye",
-              target: "closed",
-              actions: [{ type: "setReason", params: "client_left" }],
-            },
-            { guard: "isPing", actions: ["pong", "raiseRest"] },
-            { guard: "isPong", actions: "raiseRest" },
-            {
-              actions: [
-                { type: "refuseFirst", params: "logging in" },
-                "raiseRest",
-              ],
-            },
-          ],
-        },
+        on: { FRAMES: loginPhaseFrames("logging in") },
         states: {
           lookingUp: {
             invoke: {
@@ -533,19 +505,8 @@ export function createConnectionMachine(ports: ConnectionPorts) {
           enqueue("enterSession");
         }),
         after: { pingInterval: "idle-probing" },
-        on: {
-          FRAMES: [
-            {
-              guard: "containsBye",
-              target: "closed",
-              actions: [
-                "handleFrames",
-                { type: "setReason", params: "client_left" },
-              ],
-            },
-            { target: "online", reenter: true, actions: "handleFrames" },
-          ],
-        },
+        // Reentering restarts the idle timer: any frame shows life.
+        on: { FRAMES: onlineFrames({ reenter: true }) },
       },
       "idle-probing": {
         entry: "ping",
@@ -555,19 +516,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
             actions: [{ type: "setReason", params: "ping_timeout" }],
           },
         },
-        on: {
-          FRAMES: [
-            {
-              guard: "containsBye",
-              target: "closed",
-              actions: [
-                "handleFrames",
-                { type: "setReason", params: "client_left" },
-              ],
-            },
-            { target: "online", actions: "handleFrames" },
-          ],
-        },
+        on: { FRAMES: onlineFrames({ reenter: false }) },
       },
       closed: {
         type: "final",
@@ -575,6 +524,37 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       },
     },
   });
+}
+
+/**
+ * How the login phase answers the frames that do not move it on: `bye`
+ * leaves, pings are answered, anything else is refused naming the phase.
+ */
+function loginPhaseFrames(phase: string) {
+  return [
+    {
+      guard: "isBye",
+      target: "#connection.closed",
+      actions: [{ type: "setReason", params: "client_left" }],
+    },
+    { guard: "isPing", actions: ["pong", "raiseRest"] },
+    { guard: "isPong", actions: "raiseRest" },
+    {
+      actions: [{ type: "refuseFirst", params: phase }, "raiseRest"],
+    },
+  ] as const;
+}
+
+/** Frames while logged in: handed to the hub; `bye` closes after the rest. */
+function onlineFrames({ reenter }: { reenter: boolean }) {
+  return [
+    {
+      guard: "containsBye",
+      target: "#connection.closed",
+      actions: ["handleFrames", { type: "setReason", params: "client_left" }],
+    },
+    { target: "#connection.online", reenter, actions: "handleFrames" },
+  ] as const;
 }
 
 /**

@@ -164,13 +164,9 @@ export class Mailboxes {
     const cutoff = this.#options.now() - this.#options.ttlMs;
     const messages: StoredMessage[] = [];
     const expired: number[] = [];
-    const entries = this.#kv.list<StoredMessage>({
-      start: ["message", key, cursor.first],
-      end: ["message", key, Number.MAX_SAFE_INTEGER],
-    }, { batchSize: 500 });
-    for await (const entry of entries) {
-      if (entry.value.ts < cutoff) expired.push(entry.value.seq);
-      else messages.push(entry.value);
+    for await (const message of this.#list(key, cursor.first)) {
+      if (message.ts < cutoff) expired.push(message.seq);
+      else messages.push(message);
     }
     const count = expired.length + cursor.expiredUnread;
     if (expired.length > 0 || cursor.expiredUnread > 0) {
@@ -201,13 +197,9 @@ export class Mailboxes {
   async #sweep(key: string, cursor: Cursor): Promise<void> {
     const cutoff = this.#options.now() - this.#options.ttlMs;
     const gone: number[] = [];
-    const entries = this.#kv.list<StoredMessage>({
-      start: ["message", key, cursor.first],
-      end: ["message", key, Number.MAX_SAFE_INTEGER],
-    }, { batchSize: 500 });
-    for await (const entry of entries) {
-      if (entry.value.ts >= cutoff) break;
-      gone.push(entry.value.seq);
+    for await (const message of this.#list(key, cursor.first)) {
+      if (message.ts >= cutoff) break;
+      gone.push(message.seq);
     }
     if (gone.length === 0) return;
     const last = gone[gone.length - 1];
@@ -215,6 +207,15 @@ export class Mailboxes {
     cursor.expiredUnread += gone.filter((s) => s >= cursor.first).length;
     cursor.first = last + 1;
     await this.#delete(key, gone, cursor);
+  }
+
+  /** The stored messages of `key` from `first` on, oldest first. */
+  async *#list(key: string, first: number): AsyncIterable<StoredMessage> {
+    const entries = this.#kv.list<StoredMessage>({
+      start: ["message", key, first],
+      end: ["message", key, Number.MAX_SAFE_INTEGER],
+    }, { batchSize: 500 });
+    for await (const entry of entries) yield entry.value;
   }
 
   async #delete(key: string, seqs: number[], cursor: Cursor): Promise<void> {
