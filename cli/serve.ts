@@ -4,12 +4,23 @@
  * @module
  */
 
-import { Option } from "commander";
+import { InvalidArgumentError, Option } from "commander";
 import { DatabaseError } from "../store/database.ts";
 import { defaultConfig, type ServeConfig } from "../server/config.ts";
 import { setupLogging, stopLogging } from "../server/logging.ts";
+import { type Admin, startAdmin } from "../server/admin.ts";
+import { adminSocketPath } from "../server/admin_socket.ts";
 import { startServer } from "../server/server.ts";
-import { integer, newCommand, parseArgs, positive, seconds } from "./args.ts";
+import { parseAddress } from "../transport/socket.ts";
+import {
+  EXIT_USAGE,
+  integer,
+  newCommand,
+  parseArgs,
+  positive,
+  seconds,
+  UsageExit,
+} from "./args.ts";
 
 /** Parses the flags of `parley serve` into a config. */
 export function parseServeArgs(args: string[]): ServeConfig {
@@ -68,6 +79,15 @@ export function parseServeArgs(args: string[]): ServeConfig {
         .choices(["text", "json"])
         .default(defaults.logFormat),
     )
+    .option(
+      "--admin <host:port>",
+      "also offer parley debug over TCP here (needs --admin-token-file)",
+      address,
+    )
+    .option(
+      "--admin-token-file <file>",
+      "file holding the token TCP admin clients must send",
+    )
     .addOption(
       new Option("--hash-cost <N>", "scrypt cost for new passwords")
         .argParser(integer(1024, 1 << 20))
@@ -76,6 +96,12 @@ export function parseServeArgs(args: string[]): ServeConfig {
     );
   parseArgs(command, args);
   const o = command.opts();
+  if (o.admin !== undefined && o.adminTokenFile === undefined) {
+    throw new UsageExit(
+      EXIT_USAGE,
+      "parley serve: --admin needs --admin-token-file; a TCP admin endpoint without a token is refused (see --help)",
+    );
+  }
   return {
     ...defaults,
     host: o.host,
@@ -90,7 +116,44 @@ export function parseServeArgs(args: string[]): ServeConfig {
     logLevel: o.logLevel,
     logFormat: o.logFormat,
     hashCost: o.hashCost,
+    admin: o.admin ?? null,
+    adminTokenFile: o.adminTokenFile ?? null,
   };
+}
+
+/** A commander value parser for `host:port`. */
+function address(value: string): string {
+  try {
+    parseAddress(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+  if (value.startsWith("unix:")) {
+    throw new InvalidArgumentError(`Expected HOST:PORT, found "${value}"`);
+  }
+  return value;
+}
+
+/**
+ * Reads the admin token.
+ *
+ * @throws {Error} When the file cannot be read or holds a short token.
+ */
+async function readToken(file: string): Promise<string> {
+  let token: string;
+  try {
+    token = (await Deno.readTextFile(file)).trim();
+  } catch (error) {
+    throw new Error(
+      `cannot read --admin-token-file ${file}: ${(error as Error).message}`,
+    );
+  }
+  if (token.length < 16) {
+    throw new Error(
+      `--admin-token-file ${file} must hold a token of at least 16 characters, found ${token.length}`,
+    );
+  }
+  return token;
 }
 
 /** Runs `parley serve`; resolves with the exit status. */
@@ -101,6 +164,16 @@ export async function main(args: string[]): Promise<number> {
     format: config.logFormat,
     netlog: config.netlog,
   });
+  let token: string | null = null;
+  if (config.adminTokenFile !== null) {
+    try {
+      token = await readToken(config.adminTokenFile);
+    } catch (error) {
+      await stopLogging();
+      console.error(`parley serve: ${(error as Error).message}`);
+      return 1;
+    }
+  }
   let server;
   try {
     server = await startServer(config);
@@ -125,6 +198,24 @@ export async function main(args: string[]): Promise<number> {
     throw error;
   }
   console.log(`parley serve: listening on ${server.address}`);
+  let admin: Admin;
+  try {
+    admin = await startAdmin(server, {
+      socketPath: adminSocketPath(config.db),
+      tcp: config.admin,
+      token,
+    });
+  } catch (error) {
+    console.error(
+      `parley serve: cannot offer parley debug: ${(error as Error).message}`,
+    );
+    await server.shutdown();
+    await stopLogging();
+    return 1;
+  }
+  for (const where of admin.addresses) {
+    console.log(`parley serve: parley debug on ${where}`);
+  }
   const stopped = Promise.withResolvers<void>();
   const onSignal = () => stopped.resolve();
   Deno.addSignalListener("SIGINT", onSignal);
@@ -133,6 +224,7 @@ export async function main(args: string[]): Promise<number> {
   Deno.removeSignalListener("SIGINT", onSignal);
   Deno.removeSignalListener("SIGTERM", onSignal);
   console.log("parley: shutting down");
+  await admin.close();
   await server.shutdown();
   await stopLogging();
   return 0;

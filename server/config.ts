@@ -27,6 +27,10 @@ export interface ServeConfig {
   maxQueuedBytes: number;
   /** scrypt cost N for new passwords (tests lower it). */
   hashCost: number;
+  /** `host:port` for the admin endpoint over TCP, or null for none. */
+  admin: string | null;
+  /** File holding the token TCP admin clients must send. */
+  adminTokenFile: string | null;
 }
 
 /**
@@ -58,5 +62,7 @@ export function defaultConfig(): ServeConfig {
     offlineTtlDays: 30,
     maxQueuedBytes: 1 << 20,
     hashCost: 16_384,
+    admin: null,
+    adminTokenFile: null,
   };
 }

@@ -35,6 +35,7 @@ import { SocketTransport } from "../transport/socket.ts";
 import { VERSION } from "../version.ts";
 import type { ServeConfig } from "./config.ts";
 import { Hub } from "./hub.ts";
+import { Inspector } from "./inspector.ts";
 
 const netLog = getLogger(["parley", "net"]);
 const authLog = getLogger(["parley", "auth"]);
@@ -60,6 +61,10 @@ export interface Server {
   readonly supervisor: Actor<SupervisorMachine>;
   readonly connections: ReadonlyMap<string, Connection>;
   readonly startedAt: number;
+  /** The connection actors as seen through xstate's inspection. */
+  readonly inspector: Inspector;
+  readonly accounts: Accounts;
+  readonly mailboxes: Mailboxes;
   /** Tells every client, closes every link, the listener and the database. */
   shutdown(): Promise<void>;
 }
@@ -249,6 +254,17 @@ export async function startServer(
     const conn = connections.get(connId);
     hub.leave(connId);
     if (!conn) return;
+    const why = reason === "kicked"
+      ? `kicked: ${text}`
+      : reason.replaceAll("_", " ");
+    if (conn.user !== undefined) {
+      authLog.info("{user} logged out of {conn}: {why}", {
+        user: conn.user,
+        conn: connId,
+        reason,
+        why,
+      });
+    }
     if (reason !== "connection_lost" && reason !== "internal") {
       write(connId, { type: "bye", reason, text });
     } else if (reason === "internal") {
@@ -258,11 +274,12 @@ export async function startServer(
     const ended = conn.link.end(500);
     closing.add(ended);
     ended.finally(() => closing.delete(ended));
-    netLog.info("Closed {conn} {remote} {user}: {reason}", {
+    netLog.info("Closed {conn} {remote} {user}: {why}", {
       conn: connId,
       remote: conn.remote,
       user: conn.user ?? "-",
       reason,
+      why,
     });
   };
 
@@ -276,9 +293,31 @@ export async function startServer(
       finish(connId, "internal", "Internal server error");
     },
   });
+  const inspector = new Inspector({
+    connection,
+    timings: {
+      pingInterval: config.pingIntervalS,
+      pingTimeout: config.pingTimeoutS,
+      login: config.loginTimeoutS,
+    },
+    now,
+  });
+  if (actorLog.isEnabledFor("debug")) {
+    inspector.watch((t) =>
+      actorLog.debug("{actor} {from} → {to} ({cause})", {
+        ...t,
+        from: t.from ?? "new",
+      })
+    );
+  }
+  const extra = options.inspect;
   const supervisor = createActor(createSupervisorMachine(shard), {
     input: {},
-    inspect: options.inspect,
+    inspect: extra === undefined ? inspector.inspect : (event) => {
+      inspector.inspect(event);
+      if (typeof extra === "function") extra(event);
+      else extra.next?.(event);
+    },
   });
   supervisor.subscribe({
     error: (error) => actorLog.fatal("Supervisor failed: {error}", { error }),
@@ -315,6 +354,9 @@ export async function startServer(
     supervisor,
     connections,
     startedAt,
+    inspector,
+    accounts,
+    mailboxes,
     async shutdown() {
       accepting = false;
       listener.close();

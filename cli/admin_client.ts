@@ -1,0 +1,135 @@
+/**
+ * The client side of the admin protocol: one connection to a server's admin
+ * endpoint, requests out, replies in, in order.
+ *
+ * @module
+ */
+
+import type { AdminReply, AdminRequest } from "../server/admin_protocol.ts";
+import { SocketTransport } from "../transport/socket.ts";
+import type { Link } from "../transport/transport.ts";
+
+/** The admin endpoint cannot be reached or refused us. */
+export class AdminUnreachable extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "AdminUnreachable";
+  }
+}
+
+/** A connection to an admin endpoint. */
+export class AdminClient {
+  readonly #link: Link;
+  readonly #replies: Array<AdminReply | null> = [];
+  #waiting: (() => void) | undefined;
+
+  private constructor(link: Link) {
+    this.#link = link;
+    link.read({
+      onFrames: (frames) => {
+        for (const frame of frames) {
+          if (frame.kind !== "line") continue;
+          try {
+            this.#replies.push(JSON.parse(frame.line));
+          } catch {
+            continue;
+          }
+        }
+        this.#wake();
+      },
+      onClose: () => {
+        this.#replies.push(null);
+        this.#wake();
+      },
+    });
+  }
+
+  #wake(): void {
+    const wake = this.#waiting;
+    this.#waiting = undefined;
+    wake?.();
+  }
+
+  /**
+   * Connects to `address` (`unix:PATH` or `host:port`), sending `token`
+   * first when given.
+   *
+   * @throws {AdminUnreachable} When nothing answers there, the socket may
+   * not be opened, or the token is refused.
+   */
+  static async connect(
+    address: string,
+    token: string | null,
+  ): Promise<AdminClient> {
+    let link: Link;
+    try {
+      link = await new SocketTransport({ maxQueuedBytes: 1 << 24 }).connect(
+        address,
+      );
+    } catch (error) {
+      throw new AdminUnreachable(
+        `cannot reach the server at ${address}: ${reason(error)}`,
+        { cause: error },
+      );
+    }
+    const client = new AdminClient(link);
+    if (token !== null) {
+      const reply = await client.request({ type: "auth", token });
+      if (reply.type !== "ok") {
+        client.close();
+        throw new AdminUnreachable(
+          reply.type === "error"
+            ? `${address} refused access: ${reply.text}`
+            : `${address} answered the token with "${reply.type}"`,
+        );
+      }
+    }
+    return client;
+  }
+
+  /** Sends a request without waiting. */
+  send(request: AdminRequest): void {
+    this.#link.send(JSON.stringify(request));
+  }
+
+  /**
+   * The next reply.
+   *
+   * @throws {AdminUnreachable} When the server closes the connection first.
+   */
+  async next(): Promise<AdminReply> {
+    while (this.#replies.length === 0) {
+      await new Promise<void>((resolve) => this.#waiting = resolve);
+    }
+    const reply = this.#replies.shift()!;
+    if (reply === null) {
+      this.#replies.unshift(null);
+      throw new AdminUnreachable("the server closed the admin connection");
+    }
+    return reply;
+  }
+
+  /** Sends a request and resolves with its reply. */
+  request(request: AdminRequest): Promise<AdminReply> {
+    this.send(request);
+    return this.next();
+  }
+
+  /** Closes the connection. */
+  close(): void {
+    this.#link.close();
+  }
+}
+
+function reason(error: unknown): string {
+  if (error instanceof Deno.errors.NotFound) {
+    return "no such socket; is parley serve running with this --db?";
+  }
+  if (error instanceof Deno.errors.ConnectionRefused) {
+    return "connection refused; is parley serve running?";
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return "permission denied; only the user running the server may use it";
+  }
+  return (error as Error).message;
+}
