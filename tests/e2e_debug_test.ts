@@ -1,0 +1,196 @@
+/**
+ * End to end: `parley debug` against a real `parley serve`, with clients
+ * speaking the protocol over real TCP sockets so each can be held in a
+ * chosen state.
+ */
+
+import assert from "node:assert/strict";
+import type { StatusReply, TransitionEvent } from "../server/admin_protocol.ts";
+import { ParleyProcess, ServerProcess } from "./support/processes.ts";
+import { tempDir } from "./support/output.ts";
+import { RawClient } from "./support/raw_client.ts";
+
+/** Runs `parley debug` to its end. */
+async function debug(...args: string[]) {
+  const process = new ParleyProcess(["debug", ...args], {}, false);
+  const status = await process.exit();
+  return {
+    code: status.code,
+    stdout: process.stdout.lines,
+    stderr: process.stderr.lines,
+  };
+}
+
+Deno.test("debug shows clients in their states, watches a frozen one close and kicks another", async () => {
+  const [dir, cleanup] = await tempDir();
+  const server = await ServerProcess.start(dir, [
+    "--ping-interval",
+    "1.5",
+    "--ping-timeout",
+    "4",
+  ]);
+  const db = ["--db", server.db];
+  const watch = new ParleyProcess(["debug", "--watch", "--json", ...db], {
+    TZ: "UTC",
+  }, false);
+  const clients: RawClient[] = [];
+  let pinging: ReturnType<typeof setInterval> | undefined;
+  try {
+    await watch.stderr.waitFor("parley debug: watching");
+    const anonymous = await RawClient.connect(server.port);
+    const alice = await RawClient.connect(server.port);
+    const frozen = await RawClient.connect(server.port);
+    clients.push(anonymous, alice, frozen);
+    await alice.login("alice", "pw-alice");
+    // alice keeps talking, so she never goes idle.
+    pinging = setInterval(() => alice.send({ type: "ping" }), 300);
+    await frozen.login("carol", "pw-carol");
+    await frozen.waitFor("ping");
+
+    const shown = await debug("--json", ...db);
+    assert.equal(shown.code, 0, shown.stderr.join("\n"));
+    assert.equal(shown.stdout.length, 1);
+    const status: StatusReply = JSON.parse(shown.stdout[0]);
+    assert.deepEqual(
+      status.connections.map((c) => [c.remote, c.user, c.state]),
+      [
+        [anonymous.local, null, "unregistered"],
+        [alice.local, "alice", "online"],
+        [frozen.local, "carol", "idle-probing"],
+      ],
+    );
+    assert.deepEqual(status.server.states, {
+      unregistered: 1,
+      online: 1,
+      "idle-probing": 1,
+    });
+    assert.equal(status.supervisor.accepted, 3);
+    const frozenId = status.connections[2].id;
+    const aliceId = status.connections[1].id;
+
+    assert.deepEqual(await frozen.waitFor("bye", 15_000), {
+      type: "bye",
+      reason: "ping_timeout",
+      text: "No answer to ping",
+    });
+    const isFrozen = (line: string) =>
+      (JSON.parse(line) as TransitionEvent).actor === frozenId;
+    const frozenSteps = (await watch.stdout.waitForCount(
+      isFrozen,
+      7,
+      15_000,
+    )).map((line) => {
+      const t: TransitionEvent = JSON.parse(line);
+      return `${t.from ?? "(new)"} → ${t.to} (${t.cause}) ${t.user ?? "-"}`;
+    });
+    assert.deepEqual(frozenSteps, [
+      "(new) → unregistered (connected) -",
+      "unregistered → authenticating.lookingUp (frames: hello) -",
+      "authenticating.lookingUp → authenticating.awaitingPassword (name is free) -",
+      "authenticating.awaitingPassword → authenticating.registering (frames: password) -",
+      "authenticating.registering → online (registered) carol",
+      "online → idle-probing (no frame for 1.5 s) carol",
+      "idle-probing → closed (no answer to ping for 4 s) carol",
+    ]);
+
+    const kicked = await debug("kick", "alice", "go", "home", ...db);
+    assert.deepEqual(kicked, {
+      code: 0,
+      stdout: [`Kicked alice (${aliceId}): go home`],
+      stderr: [],
+    });
+    assert.deepEqual(await alice.waitFor("bye"), {
+      type: "bye",
+      reason: "kicked",
+      text: "go home",
+    });
+    await alice.waitForClose();
+    const aliceClosed = await watch.stdout.waitFor((line) => {
+      const t: TransitionEvent = JSON.parse(line);
+      return t.actor === aliceId && t.to === "closed";
+    });
+    assert.equal(JSON.parse(aliceClosed).cause, "kicked: go home");
+
+    await server.stderr.waitFor(
+      `Closed ${frozenId} ${frozen.local} carol: ping timeout`,
+    );
+    await server.stderr.waitFor(
+      `alice logged out of ${aliceId}: kicked: go home`,
+    );
+    watch.kill("SIGINT");
+    assert.equal((await watch.exit()).code, 0);
+  } finally {
+    clearInterval(pinging);
+    watch.kill("SIGKILL");
+    await watch.exit();
+    for (const client of clients) await client.close();
+    await server.stop();
+    await cleanup();
+  }
+});
+
+Deno.test("debug over TCP is refused without the right token", async () => {
+  const [dir, cleanup] = await tempDir();
+  const good = `${dir}/token`;
+  const bad = `${dir}/wrong`;
+  await Deno.writeTextFile(good, "correct-horse-battery-staple\n");
+  await Deno.writeTextFile(bad, "not-the-right-token-at-all\n");
+  const server = await ServerProcess.start(dir, [
+    "--admin",
+    "127.0.0.1:0",
+    "--admin-token-file",
+    good,
+  ]);
+  let raw: RawClient | undefined;
+  try {
+    const line = await server.stdout.waitFor(/parley debug on 127\.0\.0\.1:/);
+    const admin = line.slice(line.lastIndexOf(" ") + 1);
+
+    assert.deepEqual(await debug("--admin", admin, "--token-file", bad), {
+      code: 1,
+      stdout: [],
+      stderr: [`parley debug: ${admin} refused access: Wrong admin token`],
+    });
+    await server.stderr.waitFor(/Refused admin client .*: Wrong admin token/);
+
+    raw = await RawClient.connect(Number(admin.split(":")[1]));
+    await raw.send({ type: "status" });
+    assert.deepEqual(await raw.waitFor("error"), {
+      type: "error",
+      code: "unauthorized",
+      text: 'Send {"type":"auth","token":…} first',
+    });
+    await raw.waitForClose();
+
+    const allowed = await debug(
+      "--admin",
+      admin,
+      "--token-file",
+      good,
+      "--json",
+    );
+    assert.equal(allowed.code, 0, allowed.stderr.join("\n"));
+    const status: StatusReply = JSON.parse(allowed.stdout[0]);
+    assert.equal(status.server.address, server.address);
+    assert.deepEqual(status.connections, []);
+  } finally {
+    await raw?.close();
+    await server.stop();
+    await cleanup();
+  }
+});
+
+Deno.test("debug says in one line that no server runs on a database", async () => {
+  const [dir, cleanup] = await tempDir();
+  try {
+    assert.deepEqual(await debug("--db", `${dir}/none.db`), {
+      code: 1,
+      stdout: [],
+      stderr: [
+        `parley debug: cannot reach the server at unix:${dir}/none.db.admin.sock: no such socket; is parley serve running with this --db?`,
+      ],
+    });
+  } finally {
+    await cleanup();
+  }
+});
