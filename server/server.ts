@@ -254,15 +254,15 @@ export async function startServer(
     const conn = connections.get(connId);
     hub.leave(connId);
     if (!conn) return;
-    const why = reason === "kicked"
-      ? `kicked: ${text}`
-      : reason.replaceAll("_", " ");
+    // The operator's words come with a kick; other reasons speak for
+    // themselves.
+    const detail = reason === "kicked" ? ` (${text})` : "";
     if (conn.user !== undefined) {
-      authLog.info("{user} logged out of {conn}: {why}", {
+      authLog.info("{user} logged out of {conn}: {reason}{detail}", {
         user: conn.user,
         conn: connId,
         reason,
-        why,
+        detail,
       });
     }
     if (reason !== "connection_lost" && reason !== "internal") {
@@ -274,12 +274,12 @@ export async function startServer(
     const ended = conn.link.end(500);
     closing.add(ended);
     ended.finally(() => closing.delete(ended));
-    netLog.info("Closed {conn} {remote} {user}: {why}", {
+    netLog.info("Closed {conn} {remote} {user}: {reason}{detail}", {
       conn: connId,
       remote: conn.remote,
       user: conn.user ?? "-",
       reason,
-      why,
+      detail,
     });
   };
 

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import type { StatusReply, TransitionEvent } from "../server/admin_protocol.ts";
-import { ParleyProcess, ServerProcess } from "./support/processes.ts";
+import { chat, ParleyProcess, ServerProcess } from "./support/processes.ts";
 import { tempDir } from "./support/output.ts";
 import { RawClient } from "./support/raw_client.ts";
 
@@ -21,7 +21,7 @@ async function debug(...args: string[]) {
   };
 }
 
-Deno.test("debug shows clients in their states, watches a frozen one close and kicks another", async () => {
+Deno.test("debug shows clients in their states, watches a frozen one close and kicks others", async () => {
   const [dir, cleanup] = await tempDir();
   const server = await ServerProcess.start(dir, [
     "--ping-interval",
@@ -111,11 +111,22 @@ Deno.test("debug shows clients in their states, watches a frozen one close and k
     });
     assert.equal(JSON.parse(aliceClosed).cause, "kicked: go home");
 
+    const dave = chat("dave", "pw-dave", "--server", server.address);
+    try {
+      await dave.stdout.waitFor("*** connected to");
+      const daveKicked = await debug("kick", "dave", "Time to go", ...db);
+      assert.equal(daveKicked.code, 0, daveKicked.stderr.join("\n"));
+      await dave.stdout.waitFor("*** disconnected: time to go");
+    } finally {
+      await dave.endInput();
+      await dave.exit();
+    }
+
     await server.stderr.waitFor(
-      `Closed ${frozenId} ${frozen.local} carol: ping timeout`,
+      `Closed ${frozenId} ${frozen.local} carol: ping_timeout`,
     );
     await server.stderr.waitFor(
-      `alice logged out of ${aliceId}: kicked: go home`,
+      `alice logged out of ${aliceId}: kicked (go home)`,
     );
     watch.kill("SIGINT");
     assert.equal((await watch.exit()).code, 0);
