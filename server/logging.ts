@@ -68,8 +68,8 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
       category: ["parley", "netlog"],
       sinks: ["netlog"],
       lowestLevel: "debug",
-      // deno-lint-ignore no-explicit-any
       parentSinks: "override",
+      // deno-lint-ignore no-explicit-any
     } as any);
   }
   await configure({ reset: true, sinks, loggers });
