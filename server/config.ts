@@ -5,6 +5,7 @@
  */
 
 import { join } from "node:path";
+import { DEFAULT_LOGIN_GUARD, type LoginGuardOptions } from "./login_guard.ts";
 
 /** Everything `parley serve` can be told. */
 export interface ServeConfig {
@@ -27,6 +28,12 @@ export interface ServeConfig {
   maxQueuedBytes: number;
   /** scrypt cost N for new passwords (tests lower it). */
   hashCost: number;
+  /** `send` frames per second per connection; 0 turns the limit off. */
+  rateLimit: number;
+  /** `send` frames a connection may send at once before the rate applies. */
+  rateBurst: number;
+  /** Limits on wrong passwords and new accounts. */
+  loginGuard: LoginGuardOptions;
 }
 
 /**
@@ -58,5 +65,8 @@ export function defaultConfig(): ServeConfig {
     offlineTtlDays: 30,
     maxQueuedBytes: 1 << 20,
     hashCost: 16_384,
+    rateLimit: 20,
+    rateBurst: 40,
+    loginGuard: { ...DEFAULT_LOGIN_GUARD },
   };
 }
