@@ -176,7 +176,9 @@ function refusal(code: ErrorCode, text: string): ServerFrame {
 
 /** What the first frame of a batch gets when it is not allowed. */
 function notAllowed(frame: Incoming, state: string): ServerFrame {
-  if (frame.type === "invalid") return refusal(frame.code, frame.text);
+  if (frame.type === "invalid") {
+    return new ProtocolError(frame.code, frame.text).toFrame(frame.id);
+  }
   return refusal(
     "not_allowed",
     `A "${frame.type}" frame is not allowed while ${state}`,

@@ -369,10 +369,25 @@ export interface InvalidFrame {
   type: "invalid";
   code: ErrorCode;
   text: string;
+  /** The `id` of a refused `send`, when it had a usable one. */
+  id?: string;
 }
 
 /** What a server makes of one received line. */
 export type Incoming = ClientFrame | InvalidFrame;
+
+/** The `id` of a refused `send` line, so its refusal can carry it. */
+function sendIdOf(line: string): string | undefined {
+  try {
+    const obj = JSON.parse(line);
+    return obj?.type === "send" && typeof obj.id === "string" &&
+        obj.id.length <= MAX_ID_LENGTH
+      ? obj.id
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Like {@linkcode parseClientFrame}, but returns the refusal as an
@@ -383,7 +398,14 @@ export function readClientFrame(line: string): Incoming {
     return parseClientFrame(line);
   } catch (error) {
     if (error instanceof ProtocolError) {
-      return { type: "invalid", code: error.code, text: error.message };
+      const invalid: InvalidFrame = {
+        type: "invalid",
+        code: error.code,
+        text: error.message,
+      };
+      const id = sendIdOf(line);
+      if (id !== undefined) invalid.id = id;
+      return invalid;
     }
     throw error;
   }

@@ -236,11 +236,10 @@ export class Hub {
         case "bye":
           break;
         case "invalid":
-          this.#ports.write(connId, {
-            type: "error",
-            code: frame.code,
-            text: frame.text,
-          });
+          this.#ports.write(
+            connId,
+            new ProtocolError(frame.code, frame.text).toFrame(frame.id),
+          );
           break;
         default:
           this.#ports.write(
