@@ -135,7 +135,7 @@ Deno.test("connection with a name but no password is not routed to", async () =>
   actor.stop();
 });
 
-Deno.test("connection refuses a message before login and stays usable", async () => {
+Deno.test("connection refuses a message before login and stays usable", () => {
   const world = fakeWorld();
   const { actor, send } = startConnection(world);
   send(JSON.stringify({ type: "send", id: "1", to: "bob", text: "hi" }));
