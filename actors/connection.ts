@@ -5,7 +5,8 @@
  * ```
  * unregistered ──hello──▶ authenticating ──password ok──▶ online ◀─┐
  *      ▲                    (lookingUp, awaitingPassword,    │      │ any
- *      └──name taken─────── verifying, registering)   no frame   frame
+ *      └──name taken─────── verifying, penalty,       no frame   frame
+ *                           registering)
  *                                                  for pingInterval │
  *                                                            ▼      │
  *   closed ◀── ping timeout, bye, link lost, kick ──── idle-probing ┘
@@ -59,6 +60,16 @@ export interface ConnectionTimings {
   loginTimeoutMs: number;
 }
 
+/**
+ * What the server makes of a password: accepted; wrong, to be answered
+ * after `delayMs` (a growing delay slows guessing); or refused without
+ * being checked (too many attempts, too many new accounts, name taken).
+ */
+export type PasswordVerdict =
+  | { kind: "accepted" }
+  | { kind: "wrong"; delayMs: number }
+  | { kind: "refused"; code: ErrorCode; text: string };
+
 /** Why a connection closed: a `bye` reason, or the link going away. */
 export type CloseReason = ByeReason | "connection_lost" | "internal";
 
@@ -79,10 +90,22 @@ export interface ConnectionPorts {
   write(connId: string, frame: ServerFrame): void;
   /** The display name of a registered account, or null if none. */
   lookupAccount(key: string): Promise<string | null>;
-  /** Whether `password` is the account's password. */
-  checkPassword(key: string, password: string): Promise<boolean>;
-  /** Registers an account; false when the name was taken meanwhile. */
-  register(name: string, key: string, password: string): Promise<boolean>;
+  /** Checks `password` for the account `key`, tried from `remote`. */
+  checkPassword(
+    key: string,
+    password: string,
+    remote: string,
+  ): Promise<PasswordVerdict>;
+  /**
+   * Registers an account from `remote`; never `wrong`, `refused` when the
+   * name was taken meanwhile or the address made too many accounts.
+   */
+  register(
+    name: string,
+    key: string,
+    password: string,
+    remote: string,
+  ): Promise<PasswordVerdict>;
   /** The user is logged in on this connection: route to it from now on. */
   enterSession(connId: string, name: string, key: string): void;
   /** Frames received while online, in order (never `bye`). */
@@ -100,6 +123,8 @@ export interface ConnectionContext {
   key: string | null;
   mode: "register" | "login" | null;
   failures: number;
+  /** Delay before answering the last wrong password, in ms. */
+  penaltyMs: number;
   loggedIn: boolean;
   closeReason: CloseReason | null;
   closeText: string;
@@ -151,7 +176,9 @@ function refusal(code: ErrorCode, text: string): ServerFrame {
 
 /** What the first frame of a batch gets when it is not allowed. */
 function notAllowed(frame: Incoming, state: string): ServerFrame {
-  if (frame.type === "invalid") return refusal(frame.code, frame.text);
+  if (frame.type === "invalid") {
+    return new ProtocolError(frame.code, frame.text).toFrame(frame.id);
+  }
   return refusal(
     "not_allowed",
     `A "${frame.type}" frame is not allowed while ${state}`,
@@ -181,18 +208,24 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       lookupAccount: fromPromise<string | null, { key: string }>(
         ({ input }) => ports.lookupAccount(input.key),
       ),
-      checkPassword: fromPromise<boolean, { key: string; password: string }>(
-        ({ input }) => ports.checkPassword(input.key, input.password),
+      checkPassword: fromPromise<
+        PasswordVerdict,
+        { key: string; password: string; remote: string }
+      >(({ input }) =>
+        ports.checkPassword(input.key, input.password, input.remote)
       ),
       register: fromPromise<
-        boolean,
-        { name: string; key: string; password: string }
-      >(({ input }) => ports.register(input.name, input.key, input.password)),
+        PasswordVerdict,
+        { name: string; key: string; password: string; remote: string }
+      >(({ input }) =>
+        ports.register(input.name, input.key, input.password, input.remote)
+      ),
     },
     delays: {
       pingInterval: ports.timings.pingIntervalMs,
       pingTimeout: ports.timings.pingTimeoutMs,
       loginTimeout: ports.timings.loginTimeoutMs,
+      penalty: ({ context }) => context.penaltyMs,
     },
     guards: {
       isHello: ({ event }) => firstIs(event, "hello"),
@@ -221,7 +254,9 @@ export function createConnectionMachine(ports: ConnectionPorts) {
         event.type === "FRAMES" && event.frames.some((f) => f.type === "bye"),
       notLoggedIn: ({ context }) => !context.loggedIn,
       hasAccount: (_, name: string | null) => name !== null,
-      succeeded: (_, ok: boolean) => ok,
+      is: (_, params: { verdict: PasswordVerdict; kind: string }) =>
+        params.verdict.kind === params.kind,
+      noPenalty: ({ context }) => context.penaltyMs <= 0,
       lastChance: ({ context }) =>
         context.failures + 1 >= MAX_PASSWORD_FAILURES,
     },
@@ -237,6 +272,22 @@ export function createConnectionMachine(ports: ConnectionPorts) {
           enqueue.raise({ type: "FRAMES", frames: event.frames.slice(1) });
         }
       }),
+      /** Writes the refusal of a password verdict that carries one. */
+      refuse: ({ context }, verdict: PasswordVerdict) => {
+        if (verdict.kind === "refused") {
+          ports.write(context.connId, refusal(verdict.code, verdict.text));
+        }
+      },
+      answerWrong: ({ context }) =>
+        ports.write(
+          context.connId,
+          refusal(
+            "wrong_password",
+            `Wrong password; ${
+              MAX_PASSWORD_FAILURES - context.failures
+            } tries left`,
+          ),
+        ),
       refuseFirst: ({ context, event }, state: string) => {
         const frame = first(event);
         if (frame) ports.write(context.connId, notAllowed(frame, state));
@@ -300,6 +351,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       key: null,
       mode: null,
       failures: 0,
+      penaltyMs: 0,
       loggedIn: false,
       closeReason: null,
       closeText: "",
@@ -424,14 +476,32 @@ export function createConnectionMachine(ports: ConnectionPorts) {
               input: ({ context, event }) => ({
                 key: context.key!,
                 password: passwordOf(event),
+                remote: context.remote,
               }),
               onDone: [
                 {
                   guard: {
-                    type: "succeeded",
-                    params: ({ event }) => event.output,
+                    type: "is",
+                    params: ({ event }) => ({
+                      verdict: event.output,
+                      kind: "accepted",
+                    }),
                   },
                   target: "#connection.online",
+                },
+                {
+                  guard: {
+                    type: "is",
+                    params: ({ event }) => ({
+                      verdict: event.output,
+                      kind: "refused",
+                    }),
+                  },
+                  target: "#connection.closed",
+                  actions: [
+                    { type: "refuse", params: ({ event }) => event.output },
+                    { type: "setReason", params: "too_many_attempts" },
+                  ],
                 },
                 {
                   guard: "lastChance",
@@ -439,26 +509,31 @@ export function createConnectionMachine(ports: ConnectionPorts) {
                   actions: [{ type: "setReason", params: "too_many_attempts" }],
                 },
                 {
-                  target: "awaitingPassword",
-                  actions: [
-                    assign({ failures: ({ context }) => context.failures + 1 }),
-                    {
-                      type: "write",
-                      params: ({ context }) =>
-                        refusal(
-                          "wrong_password",
-                          `Wrong password; ${
-                            MAX_PASSWORD_FAILURES - context.failures
-                          } tries left`,
-                        ),
-                    },
-                  ],
+                  target: "penalty",
+                  actions: assign(({ context, event }) => ({
+                    failures: context.failures + 1,
+                    penaltyMs: event.output.kind === "wrong"
+                      ? event.output.delayMs
+                      : 0,
+                  })),
                 },
               ],
               onError: {
                 target: "#connection.closed",
                 actions: [{ type: "setReason", params: "internal" }],
               },
+            },
+          },
+          // A wrong password is answered only after a delay that grows with
+          // each failure, so guessing is slow. Frames meanwhile are refused.
+          penalty: {
+            always: {
+              guard: "noPenalty",
+              target: "awaitingPassword",
+              actions: "answerWrong",
+            },
+            after: {
+              penalty: { target: "awaitingPassword", actions: "answerWrong" },
             },
           },
           registering: {
@@ -468,24 +543,24 @@ export function createConnectionMachine(ports: ConnectionPorts) {
                 name: context.name!,
                 key: context.key!,
                 password: passwordOf(event),
+                remote: context.remote,
               }),
               onDone: [
                 {
                   guard: {
-                    type: "succeeded",
-                    params: ({ event }) => event.output,
+                    type: "is",
+                    params: ({ event }) => ({
+                      verdict: event.output,
+                      kind: "accepted",
+                    }),
                   },
                   target: "#connection.online",
                 },
                 {
                   target: "#connection.unregistered",
                   actions: {
-                    type: "write",
-                    params: ({ context }) =>
-                      refusal(
-                        "name_taken",
-                        `The name "${context.name}" was just registered by someone else; choose another`,
-                      ),
+                    type: "refuse",
+                    params: ({ event }) => event.output,
                   },
                 },
               ],

@@ -25,6 +25,7 @@ import {
 /** Parses the flags of `parley serve` into a config. */
 export function parseServeArgs(args: string[]): ServeConfig {
   const defaults = defaultConfig();
+  const guard = defaults.loginGuard;
   const command = newCommand("serve", "Run the parley message server")
     .option("--host <host>", "address to listen on", defaults.host)
     .option(
@@ -68,6 +69,51 @@ export function parseServeArgs(args: string[]): ServeConfig {
       "days a stored message is kept (fractions allowed)",
       positive(36_500),
       defaults.offlineTtlDays,
+    )
+    .option(
+      "--rate-limit <msgs>",
+      "messages per second a connection may send; 0 for no limit",
+      integer(0, 1_000_000),
+      defaults.rateLimit,
+    )
+    .option(
+      "--rate-burst <msgs>",
+      "messages a connection may send at once before --rate-limit applies",
+      integer(1, 1_000_000),
+      defaults.rateBurst,
+    )
+    .option(
+      "--login-failures <n>",
+      "wrong passwords per name and address before a cool-down",
+      integer(1, 1_000_000),
+      guard.maxFailures,
+    )
+    .option(
+      "--login-cooldown <seconds>",
+      "how long wrong passwords count and lock out",
+      seconds,
+      guard.cooldownMs / 1000,
+    )
+    .option(
+      "--register-limit <n>",
+      "new accounts per address per --register-window",
+      integer(1, 1_000_000),
+      guard.maxRegistrations,
+    )
+    .option(
+      "--register-window <seconds>",
+      "the window of --register-limit",
+      seconds,
+      guard.registrationWindowMs / 1000,
+    )
+    .addOption(
+      new Option(
+        "--login-delay <seconds>",
+        "delay of the first wrong-password answer; doubles to 8 times it",
+      )
+        .argParser(seconds)
+        .default(guard.delayMs / 1000)
+        .hideHelp(),
     )
     .addOption(
       new Option("--log-level <level>", "least important log level shown")
@@ -118,6 +164,18 @@ export function parseServeArgs(args: string[]): ServeConfig {
     hashCost: o.hashCost,
     admin: o.admin ?? null,
     adminTokenFile: o.adminTokenFile ?? null,
+    rateLimit: o.rateLimit,
+    rateBurst: o.rateBurst,
+    loginGuard: {
+      ...guard,
+      maxFailures: o.loginFailures,
+      maxAddressFailures: 4 * o.loginFailures,
+      cooldownMs: o.loginCooldown * 1000,
+      delayMs: o.loginDelay * 1000,
+      maxDelayMs: 8 * o.loginDelay * 1000,
+      maxRegistrations: o.registerLimit,
+      registrationWindowMs: o.registerWindow * 1000,
+    },
   };
 }
 

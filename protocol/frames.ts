@@ -179,6 +179,11 @@ export function utf8Length(text: string): number {
 
 type Json = Record<string, unknown>;
 
+/** Cuts a client's value quoted in an error text to a readable length. */
+function clip(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
+
 function shapeError(message: string): ProtocolError {
   return new ProtocolError("bad_frame", message);
 }
@@ -222,7 +227,7 @@ function seqField(obj: Json): number {
   if (!Number.isSafeInteger(value) || (value as number) < 0) {
     throw shapeError(
       `Field "seq" of an "ack" frame must be a whole number >= 0, found ${
-        JSON.stringify(value) ?? "nothing"
+        clip(JSON.stringify(value) ?? "nothing")
       }`,
     );
   }
@@ -265,7 +270,8 @@ export function parseClientFrame(line: string): ClientFrame {
       const frame: HelloFrame = {
         type: "hello",
         v: v as number,
-        name: stringField(obj, "name", 256),
+        // Any length: checkName refuses a long name with the rule.
+        name: stringField(obj, "name", MAX_FRAME_BYTES),
       };
       if (typeof obj.client === "string") {
         frame.client = obj.client.slice(0, 64);
@@ -303,7 +309,7 @@ export function parseClientFrame(line: string): ClientFrame {
       throw new ProtocolError(
         "unknown_type",
         `Unknown frame type ${
-          JSON.stringify(obj.type)
+          clip(JSON.stringify(obj.type))
         }; expected hello, password, send, ack, who, ping, pong or bye`,
       );
   }
@@ -363,10 +369,25 @@ export interface InvalidFrame {
   type: "invalid";
   code: ErrorCode;
   text: string;
+  /** The `id` of a refused `send`, when it had a usable one. */
+  id?: string;
 }
 
 /** What a server makes of one received line. */
 export type Incoming = ClientFrame | InvalidFrame;
+
+/** The `id` of a refused `send` line, so its refusal can carry it. */
+function sendIdOf(line: string): string | undefined {
+  try {
+    const obj = JSON.parse(line);
+    return obj?.type === "send" && typeof obj.id === "string" &&
+        obj.id.length <= MAX_ID_LENGTH
+      ? obj.id
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Like {@linkcode parseClientFrame}, but returns the refusal as an
@@ -377,7 +398,14 @@ export function readClientFrame(line: string): Incoming {
     return parseClientFrame(line);
   } catch (error) {
     if (error instanceof ProtocolError) {
-      return { type: "invalid", code: error.code, text: error.message };
+      const invalid: InvalidFrame = {
+        type: "invalid",
+        code: error.code,
+        text: error.message,
+      };
+      const id = sendIdOf(line);
+      if (id !== undefined) invalid.id = id;
+      return invalid;
     }
     throw error;
   }

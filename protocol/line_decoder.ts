@@ -43,6 +43,8 @@ export class LineDecoder {
   #size = 0;
   /** Bytes of an oversized line seen so far, while skipping its rest. */
   #skipping = 0;
+  /** Whether the last byte skipped was a CR (not counted if a LF follows). */
+  #skippedCr = false;
 
   /**
    * @param maxBytes Longest line accepted, without its line ending.
@@ -80,11 +82,13 @@ export class LineDecoder {
   #hold(piece: Uint8Array): void {
     if (this.#skipping > 0) {
       this.#skipping += piece.length;
+      this.#skippedCr = piece[piece.length - 1] === CR;
       return;
     }
     if (this.#size + piece.length > this.#max + 1) {
       // +1 leaves room for a CR that a CRLF ending will strip.
       this.#skipping = this.#size + piece.length;
+      this.#skippedCr = piece[piece.length - 1] === CR;
       this.#parts = [];
       this.#size = 0;
       return;
@@ -95,7 +99,13 @@ export class LineDecoder {
 
   #finish(tail: Uint8Array, out: Decoded[]): void {
     if (this.#skipping > 0) {
-      out.push({ kind: "too_large", bytes: this.#skipping + tail.length });
+      const cr = tail.length > 0
+        ? tail[tail.length - 1] === CR
+        : this.#skippedCr;
+      out.push({
+        kind: "too_large",
+        bytes: this.#skipping + tail.length - (cr ? 1 : 0),
+      });
       this.#skipping = 0;
       return;
     }

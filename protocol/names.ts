@@ -23,6 +23,9 @@ export const NAME_RULE =
   `A name is 1-${MAX_NAME_LENGTH} letters, digits, "_" or "-", from one script`;
 
 const ALLOWED = /^[\p{L}\p{M}\p{Nd}_-]+$/u;
+// Characters that render as nothing: some are letters or marks (the Hangul
+// fillers, the combining grapheme joiner, variation selectors).
+const INVISIBLE = /\p{Default_Ignorable_Code_Point}/u;
 
 // Scripts a single name may draw its letters from. Japanese mixes three of
 // them by design, so they count as one.
@@ -60,7 +63,9 @@ export interface Name {
  * ```
  */
 export function nameKey(name: string): string {
-  return name.normalize("NFKC").toLowerCase().normalize("NFKC");
+  // A Greek final sigma is the same letter as σ.
+  return name.normalize("NFKC").toLowerCase().normalize("NFKC")
+    .replaceAll("ς", "σ");
 }
 
 /**
@@ -80,6 +85,15 @@ export function nameKey(name: string): string {
  */
 export function checkName(requested: string): Name {
   const display = requested.normalize("NFKC");
+  if (INVISIBLE.test(display)) {
+    const char = display.match(INVISIBLE)![0];
+    throw new ProtocolError(
+      "bad_name",
+      `${NAME_RULE}; found the invisible character U+${
+        char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")
+      }`,
+    );
+  }
   const length = [...display].length;
   if (length === 0 || length > MAX_NAME_LENGTH || !ALLOWED.test(display)) {
     const found = length === 0

@@ -5,6 +5,7 @@
  */
 
 import { join } from "node:path";
+import { DEFAULT_LOGIN_GUARD, type LoginGuardOptions } from "./login_guard.ts";
 
 /** Everything `parley serve` can be told. */
 export interface ServeConfig {
@@ -31,6 +32,12 @@ export interface ServeConfig {
   admin: string | null;
   /** File holding the token TCP admin clients must send. */
   adminTokenFile: string | null;
+  /** `send` frames per second per connection; 0 turns the limit off. */
+  rateLimit: number;
+  /** `send` frames a connection may send at once before the rate applies. */
+  rateBurst: number;
+  /** Limits on wrong passwords and new accounts. */
+  loginGuard: LoginGuardOptions;
 }
 
 /**
@@ -64,5 +71,8 @@ export function defaultConfig(): ServeConfig {
     hashCost: 16_384,
     admin: null,
     adminTokenFile: null,
+    rateLimit: 20,
+    rateBurst: 40,
+    loginGuard: { ...DEFAULT_LOGIN_GUARD },
   };
 }

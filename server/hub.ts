@@ -24,6 +24,7 @@ import type {
 } from "../protocol/frames.ts";
 import { nameKey } from "../protocol/names.ts";
 import type { Mailboxes, StoredMessage } from "../store/mailboxes.ts";
+import { TokenBucket } from "./throttle.ts";
 
 const log = getLogger(["parley", "route"]);
 
@@ -46,6 +47,8 @@ export interface HubPorts {
   now(): number;
   /** Settings announced in `ready`. */
   ready: { server: string; pingInterval: number; pingTimeout: number };
+  /** `send` frames allowed per connection, or null for no limit. */
+  rateLimit?: { perSecond: number; burst: number } | null;
 }
 
 /** A logged-in user's connection. */
@@ -66,6 +69,8 @@ export interface Session {
   /** Sends waiting for a name lookup, and the chain that orders them. */
   lookups: number;
   chain: Promise<void>;
+  /** Limits the rate of `send` frames; null when unlimited. */
+  bucket: TokenBucket | null;
 }
 
 /** Counters since start, for `parley debug`. */
@@ -130,6 +135,13 @@ export class Hub {
       closed: false,
       lookups: 0,
       chain: Promise.resolve(),
+      bucket: this.#ports.rateLimit
+        ? new TokenBucket(
+          this.#ports.rateLimit.perSecond,
+          this.#ports.rateLimit.burst,
+          () => this.#ports.now(),
+        )
+        : null,
     };
     this.#names.set(key, name);
     this.#byKey.set(key, session);
@@ -224,11 +236,10 @@ export class Hub {
         case "bye":
           break;
         case "invalid":
-          this.#ports.write(connId, {
-            type: "error",
-            code: frame.code,
-            text: frame.text,
-          });
+          this.#ports.write(
+            connId,
+            new ProtocolError(frame.code, frame.text).toFrame(frame.id),
+          );
           break;
         default:
           this.#ports.write(
@@ -243,6 +254,18 @@ export class Hub {
   }
 
   #send(session: Session, frame: SendFrame): void {
+    const wait = session.bucket?.take() ?? 0;
+    if (wait > 0) {
+      const { perSecond } = this.#ports.rateLimit!;
+      this.#ports.write(
+        session.connId,
+        new ProtocolError(
+          "rate_limited",
+          `Too many messages: at most ${perSecond} per second; this one was not sent, try again in ${wait} ms`,
+        ).toFrame(frame.id),
+      );
+      return;
+    }
     const toKey = nameKey(frame.to);
     if (toKey === "all") return this.#broadcast(session, frame);
     const known = this.#names.get(toKey);

@@ -36,10 +36,26 @@ function netlogLine(record: LogRecord): string {
   return `${time} ${p.dir} ${p.conn} ${p.remote} ${p.user ?? "-"} ${p.frame}\n`;
 }
 
+/**
+ * A stream onto stderr that stays open when the sink is disposed: closing
+ * `Deno.stderr.writable` would close stderr itself, and the error line
+ * printed after logging stops would crash with `BadResource`.
+ */
+function stderrStream(): WritableStream<Uint8Array> {
+  return new WritableStream({
+    async write(chunk) {
+      let offset = 0;
+      while (offset < chunk.length) {
+        offset += await Deno.stderr.write(chunk.subarray(offset));
+      }
+    },
+  });
+}
+
 /** Sets up the sinks; call once before the server starts. */
 export async function setupLogging(options: LoggingOptions): Promise<void> {
   const sinks: Record<string, Sink> = {
-    stderr: getStreamSink(Deno.stderr.writable, {
+    stderr: getStreamSink(stderrStream(), {
       formatter: options.format === "json"
         ? getJsonLinesFormatter()
         : getTextFormatter({

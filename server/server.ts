@@ -36,6 +36,7 @@ import { VERSION } from "../version.ts";
 import type { ServeConfig } from "./config.ts";
 import { Hub } from "./hub.ts";
 import { Inspector } from "./inspector.ts";
+import { LoginGuard } from "./login_guard.ts";
 
 const netLog = getLogger(["parley", "net"]);
 const authLog = getLogger(["parley", "auth"]);
@@ -112,6 +113,7 @@ export async function startServer(
     now,
   });
   const connections = new Map<string, Connection>();
+  const guard = new LoginGuard(config.loginGuard, now);
   const closing = new Set<Promise<void>>();
   const netlogOn = config.netlog !== null;
 
@@ -145,6 +147,9 @@ export async function startServer(
     queuedBytes: (connId) => connections.get(connId)?.link.queuedBytes ?? 0,
     accountName: async (key) => (await accounts.find(key))?.name ?? null,
     now,
+    rateLimit: config.rateLimit > 0
+      ? { perSecond: config.rateLimit, burst: config.rateBurst }
+      : null,
     ready: {
       server: `parley/${VERSION}`,
       pingInterval: config.pingIntervalS,
@@ -210,14 +215,40 @@ export async function startServer(
     },
     write: (connId, frame) => void write(connId, frame),
     lookupAccount: async (key) => (await accounts.find(key))?.name ?? null,
-    async checkPassword(key, password) {
+    async checkPassword(key, password, remote) {
+      const locked = guard.loginRefusal(key, remote);
+      if (locked) {
+        authLog.warn("Refused login of {user} from {remote}: {reason}", {
+          user: key,
+          remote,
+          reason: locked.message,
+        });
+        return { kind: "refused", code: locked.code, text: locked.message };
+      }
       const account = await accounts.find(key);
       const ok = account !== null &&
         await verifyPassword(password, account.hash);
-      if (!ok) authLog.warn("Wrong password for {user}", { user: key });
-      return ok;
+      if (ok) {
+        guard.succeeded(key, remote);
+        return { kind: "accepted" };
+      }
+      const delayMs = guard.failed(key, remote);
+      authLog.warn("Wrong password for {user} from {remote}", {
+        user: key,
+        remote,
+      });
+      return { kind: "wrong", delayMs };
     },
-    async register(name, key, password) {
+    async register(name, key, password, remote) {
+      const limited = guard.register(remote);
+      if (limited) {
+        authLog.warn("Refused registration of {user} from {remote}: {reason}", {
+          user: name,
+          remote,
+          reason: limited.message,
+        });
+        return { kind: "refused", code: limited.code, text: limited.message };
+      }
       const hash = await hashPassword(password, {
         N: config.hashCost,
         r: 8,
@@ -230,8 +261,16 @@ export async function startServer(
         createdAt: now(),
         lastLoginAt: null,
       });
-      if (created) authLog.info("Registered {user}", { user: name });
-      return created;
+      if (!created) {
+        return {
+          kind: "refused",
+          code: "name_taken",
+          text:
+            `The name "${name}" was just registered by someone else; choose another`,
+        };
+      }
+      authLog.info("Registered {user} from {remote}", { user: name, remote });
+      return { kind: "accepted" };
     },
     enterSession(connId, name, key) {
       const conn = connections.get(connId);

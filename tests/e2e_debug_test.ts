@@ -104,7 +104,7 @@ Deno.test("debug shows clients in their states, watches a frozen one close and k
       reason: "kicked",
       text: "go home",
     });
-    await alice.waitForClose();
+    await alice.waitClosed();
     const aliceClosed = await watch.stdout.waitFor((line) => {
       const t: TransitionEvent = JSON.parse(line);
       return t.actor === aliceId && t.to === "closed";
@@ -134,7 +134,7 @@ Deno.test("debug shows clients in their states, watches a frozen one close and k
     clearInterval(pinging);
     watch.kill("SIGKILL");
     await watch.exit();
-    for (const client of clients) await client.close();
+    for (const client of clients) await client.end();
     await server.stop();
     await cleanup();
   }
@@ -171,7 +171,7 @@ Deno.test("debug over TCP is refused without the right token", async () => {
       code: "unauthorized",
       text: 'Send {"type":"auth","token":…} first',
     });
-    await raw.waitForClose();
+    await raw.waitClosed();
 
     const allowed = await debug(
       "--admin",
@@ -185,7 +185,7 @@ Deno.test("debug over TCP is refused without the right token", async () => {
     assert.equal(status.server.address, server.address);
     assert.deepEqual(status.connections, []);
   } finally {
-    await raw?.close();
+    await raw?.end();
     await server.stop();
     await cleanup();
   }

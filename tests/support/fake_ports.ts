@@ -10,7 +10,9 @@ import {
   type CloseReason,
   type ConnectionPorts,
   createConnectionMachine,
+  type PasswordVerdict,
 } from "../../actors/connection.ts";
+import type { ErrorCode } from "../../protocol/errors.ts";
 import {
   type Incoming,
   readClientFrame,
@@ -26,6 +28,10 @@ export interface FakeWorld {
   finished: Array<{ reason: CloseReason; text: string }>;
   accounts: Map<string, { name: string; password: string }>;
   readStopped: boolean;
+  /** Delay asked for before answering a wrong password, in ms. */
+  wrongDelayMs: number;
+  /** When set, every password check is refused with this code. */
+  refuseWith: ErrorCode | null;
 }
 
 /** Builds ports over plain arrays and maps. */
@@ -43,6 +49,8 @@ export function fakeWorld(
     finished: [],
     accounts: new Map(),
     readStopped: false,
+    wrongDelayMs: 0,
+    refuseWith: null,
     ports: {
       timings,
       attach() {},
@@ -54,12 +62,30 @@ export function fakeWorld(
       write: (_, frame) => world.written.push(frame),
       lookupAccount: (key) =>
         Promise.resolve(world.accounts.get(key)?.name ?? null),
-      checkPassword: (key, password) =>
-        Promise.resolve(world.accounts.get(key)?.password === password),
-      register(name, key, password) {
-        if (world.accounts.has(key)) return Promise.resolve(false);
+      checkPassword(key, password): Promise<PasswordVerdict> {
+        if (world.refuseWith !== null) {
+          return Promise.resolve({
+            kind: "refused",
+            code: world.refuseWith,
+            text: "Refused",
+          });
+        }
+        return Promise.resolve(
+          world.accounts.get(key)?.password === password
+            ? { kind: "accepted" }
+            : { kind: "wrong", delayMs: world.wrongDelayMs },
+        );
+      },
+      register(name, key, password): Promise<PasswordVerdict> {
+        if (world.refuseWith !== null || world.accounts.has(key)) {
+          return Promise.resolve({
+            kind: "refused",
+            code: world.refuseWith ?? "name_taken",
+            text: world.refuseWith ? "Refused" : `The name "${name}" is taken`,
+          });
+        }
         world.accounts.set(key, { name, password });
-        return Promise.resolve(true);
+        return Promise.resolve({ kind: "accepted" });
       },
       enterSession: (_, name) => world.sessions.push(name),
       handle: (_, frames) => world.handled.push(...frames),

@@ -156,9 +156,10 @@ export class ServerProcess extends ParleyProcess {
 
   /**
    * Starts a server with its database under `dir` and waits until it
-   * listens.
+   * listens. Tests share one address, so the per-address registration
+   * limit and the message rate limit are lifted; `extra` may set them.
    *
-   * @param extra More flags for `serve`.
+   * @param extra More flags for `serve`; they override the ones before.
    */
   static async start(
     dir: string,
@@ -174,6 +175,10 @@ export class ServerProcess extends ParleyProcess {
       db,
       "--hash-cost",
       "1024",
+      "--register-limit",
+      "1000000",
+      "--rate-limit",
+      "0",
       ...extra,
     ], db);
     try {

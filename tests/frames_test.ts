@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import {
+  MAX_TEXT_BYTES,
+  parseClientFrame,
+  readClientFrame,
+} from "../protocol/frames.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+
+function refusalOf(line: string): { code: string; text: string } {
+  const frame = readClientFrame(line);
+  if (frame.type !== "invalid") {
+    throw new assert.AssertionError({ message: `Accepted ${line}` });
+  }
+  return { code: frame.code, text: frame.text };
+}
+
+const send = (text: string) =>
+  JSON.stringify({ type: "send", id: "1", to: "bob", text });
+
+Deno.test("a text of exactly the maximum size is accepted", () => {
+  const text = "é".repeat(MAX_TEXT_BYTES / 2);
+  assert.deepEqual(parseClientFrame(send(text)), {
+    type: "send",
+    id: "1",
+    to: "bob",
+    text,
+  });
+});
+
+Deno.test("a text one byte over the maximum is refused with text_too_large", () => {
+  assert.deepEqual(refusalOf(send("x".repeat(MAX_TEXT_BYTES + 1))), {
+    code: "text_too_large",
+    text: "Message text must be at most 8192 bytes, found 8193",
+  });
+});
+
+Deno.test("invalid JSON is refused with bad_frame", () => {
+  for (const line of ["{", "hello", '{"type":"ping"', "{'type':'ping'}"]) {
+    assert.deepEqual(refusalOf(line), {
+      code: "bad_frame",
+      text: "Frame is not valid JSON; send one JSON object per line",
+    });
+  }
+});
+
+Deno.test("JSON that is not an object is refused with bad_frame", () => {
+  assert.deepEqual(refusalOf("[1,2]"), {
+    code: "bad_frame",
+    text: "Frame must be a JSON object, found array",
+  });
+  assert.equal(refusalOf("null").code, "bad_frame");
+  assert.equal(refusalOf('"ping"').code, "bad_frame");
+  assert.equal(refusalOf("42").code, "bad_frame");
+});
+
+Deno.test("valid JSON of the wrong shape is refused with bad_frame", () => {
+  assert.deepEqual(refusalOf('{"type":"send","id":1,"to":"bob","text":"x"}'), {
+    code: "bad_frame",
+    text: 'Field "id" of a "send" frame must be a string, found number',
+  });
+  assert.deepEqual(refusalOf('{"type":"ack","seq":-1}'), {
+    code: "bad_frame",
+    text: 'Field "seq" of an "ack" frame must be a whole number >= 0, found -1',
+  });
+  assert.equal(refusalOf('{"type":"ack","seq":1.5}').code, "bad_frame");
+  assert.equal(
+    refusalOf('{"type":"hello","v":"1","name":"a"}').code,
+    "bad_frame",
+  );
+  assert.equal(refusalOf('{"type":"password"}').code, "bad_frame");
+  assert.equal(refusalOf('{"v":1}').code, "bad_frame");
+  assert.equal(refusalOf('{"type":["ping"]}').code, "unknown_type");
+});
+
+Deno.test("an unknown frame type is refused with unknown_type and a short quote", () => {
+  assert.deepEqual(refusalOf(`{"type":"${"z".repeat(1000)}"}`), {
+    code: "unknown_type",
+    text: `Unknown frame type "${
+      "z".repeat(39)
+    }…; expected hello, password, send, ack, who, ping, pong or bye`,
+  });
+  assert.equal(refusalOf('{"type":"__proto__"}').code, "unknown_type");
+  assert.equal(refusalOf('{"type":"toString"}').code, "unknown_type");
+});
+
+Deno.test("deeply nested JSON is refused without a crash", () => {
+  const deep = "[".repeat(30_000) + "]".repeat(30_000);
+  assert.equal(refusalOf(deep).code, "bad_frame");
+  const deepField = `{"type":"ping","x":${deep}}`;
+  assert.deepEqual(readClientFrame(deepField), { type: "ping" });
+});
+
+Deno.test("a long name reaches the name rule instead of a frame error", () => {
+  assert.deepEqual(
+    parseClientFrame(
+      JSON.stringify({ type: "hello", v: 1, name: "x".repeat(300) }),
+    ),
+    { type: "hello", v: 1, name: "x".repeat(300) },
+  );
+});
+
+Deno.test("parseClientFrame throws a ProtocolError for every refusal", () => {
+  assert.throws(() => parseClientFrame("{"), ProtocolError);
+});

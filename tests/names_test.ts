@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { ProtocolError } from "../protocol/errors.ts";
+import { checkName, MAX_NAME_LENGTH, nameKey } from "../protocol/names.ts";
+
+const codeOf = (name: string): string => {
+  try {
+    checkName(name);
+    return "ok";
+  } catch (error) {
+    assert.ok(error instanceof ProtocolError);
+    return error.code;
+  }
+};
+
+Deno.test("names differing only by case are one account", () => {
+  assert.equal(checkName("Alice").key, checkName("aLICE").key);
+});
+
+Deno.test("full-width names are the same account as their ASCII form", () => {
+  assert.deepEqual(checkName("ＡＬＩＣＥ"), { display: "ALICE", key: "alice" });
+});
+
+Deno.test("composed and decomposed accents are the same account", () => {
+  const composed = checkName("Zo\u00EB");
+  const decomposed = checkName("Zoe\u0308");
+  assert.equal(composed.key, decomposed.key);
+  assert.equal(decomposed.display, "Zo\u00EB");
+});
+
+Deno.test("names with invisible characters are refused", () => {
+  for (
+    const invisible of [
+      "\u200B", // zero-width space
+      "\u200C", // zero-width non-joiner
+      "\u200D", // zero-width joiner
+      "\u2060", // word joiner
+      "\uFEFF", // byte order mark
+      "\u00AD", // soft hyphen
+      "\u034F", // combining grapheme joiner, a mark
+      "\uFE0F", // variation selector, a mark
+      "\u180E", // Mongolian vowel separator
+    ]
+  ) {
+    assert.equal(
+      codeOf(`ali${invisible}ce`),
+      "bad_name",
+      `U+${invisible.codePointAt(0)!.toString(16)}`,
+    );
+  }
+});
+
+Deno.test("a refused invisible character is named in the refusal", () => {
+  assert.throws(
+    () => checkName("ali\u200Bce"),
+    new ProtocolError(
+      "bad_name",
+      'A name is 1-32 letters, digits, "_" or "-", from one script; found the invisible character U+200B',
+    ),
+  );
+});
+
+Deno.test("a name made of an invisible Hangul filler is refused", () => {
+  assert.equal(codeOf("\u3164"), "bad_name");
+  assert.equal(codeOf("\u115F\u1160"), "bad_name");
+});
+
+Deno.test("a Cyrillic letter inside a Latin name is refused as a look-alike", () => {
+  assert.throws(
+    () => checkName("p\u0430ypal"),
+    new ProtocolError(
+      "name_confusable",
+      "Name mixes letters from Latin and Cyrillic scripts, which can look like another name; use one script",
+    ),
+  );
+  assert.equal(codeOf("\u0391lice"), "name_confusable", "Greek capital alpha");
+});
+
+Deno.test("names from one script other than Latin are allowed", () => {
+  assert.equal(checkName("Дмитрий").key, "дмитрий");
+  assert.equal(codeOf("たなか太郎"), "ok");
+});
+
+Deno.test("Greek names with a final sigma are one account with their capitals", () => {
+  assert.equal(checkName("ΟΔΟΣ").key, checkName("οδος").key);
+  assert.equal(checkName("οδοσ").key, checkName("οδος").key);
+});
+
+Deno.test("empty, spaced, at-signed and overlong names are refused with the rule", () => {
+  const rule = 'A name is 1-32 letters, digits, "_" or "-", from one script';
+  assert.throws(
+    () => checkName(""),
+    new ProtocolError("bad_name", `${rule}; found an empty name`),
+  );
+  assert.throws(
+    () => checkName("bob smith"),
+    new ProtocolError("bad_name", `${rule}; found "bob smith"`),
+  );
+  assert.throws(
+    () => checkName("bob@home"),
+    new ProtocolError("bad_name", `${rule}; found "bob@home"`),
+  );
+  assert.throws(
+    () => checkName("x".repeat(33)),
+    new ProtocolError("bad_name", `${rule}; found 33 characters`),
+  );
+  assert.equal(codeOf("x".repeat(MAX_NAME_LENGTH)), "ok");
+});
+
+Deno.test("all is reserved in any case or width", () => {
+  for (const name of ["all", "ALL", "Ａｌｌ"]) {
+    assert.equal(codeOf(name), "name_reserved", name);
+  }
+});
+
+Deno.test("checkName never throws anything but a ProtocolError and keys are stable", () => {
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.string({ unit: "grapheme", maxLength: 40 }),
+        fc.string({ unit: "binary", maxLength: 40 }),
+      ),
+      (name) => {
+        let checked;
+        try {
+          checked = checkName(name);
+        } catch (error) {
+          assert.ok(error instanceof ProtocolError, String(error));
+          return;
+        }
+        // An accepted name is visible, short, and its key is a fixed point.
+        assert.ok(checked.key.length > 0);
+        assert.ok([...checked.display].length <= MAX_NAME_LENGTH);
+        assert.equal(nameKey(checked.key), checked.key);
+        assert.equal(checkName(checked.display).key, checked.key);
+        assert.ok(!/[\p{Default_Ignorable_Code_Point}\s@]/u.test(checked.key));
+      },
+    ),
+    { numRuns: 3_000 },
+  );
+});
