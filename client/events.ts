@@ -125,6 +125,16 @@ export interface NoticeEvent {
   event: "notice";
   code: ErrorCode | NoticeCode;
   text: string;
+  /** For a refused `send`: the message that was not sent. */
+  refused?: RefusedSend;
+}
+
+/** A message the server refused (`rate_limited`, `no_such_user`…). */
+export interface RefusedSend {
+  /** The client-chosen id of the `send`. */
+  id: string;
+  to: string;
+  text: string;
 }
 
 /** Anything the chat client reports. */

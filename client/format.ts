@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { ChatEvent, DisconnectedEvent } from "./events.ts";
+import type { ChatEvent, DisconnectedEvent, NoticeEvent } from "./events.ts";
 
 /** How events are printed. */
 export interface FormatOptions {
@@ -95,12 +95,33 @@ function plural(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
+/** Longest part of a refused message quoted in its notice. */
+const EXCERPT_CHARS = 24;
+
+/**
+ * `not sent to bob ("hello the…"): ` for a refused send, so a row of
+ * alike refusals says which message each was; nothing otherwise.
+ */
+function refusedHead(event: NoticeEvent): string {
+  if (!event.refused) return "";
+  const { to, text } = event.refused;
+  const chars = [...text.split(/\r?\n/)[0]];
+  const cut = chars.length > EXCERPT_CHARS || text.includes("\n");
+  const excerpt = chars.slice(0, EXCERPT_CHARS).join("") + (cut ? "…" : "");
+  return `not sent to ${to} (${JSON.stringify(excerpt)}): `;
+}
+
 function disconnectLine(event: DisconnectedEvent): string {
   switch (event.reason) {
     case "lost":
       return "connection to the server was lost";
     case "no_answer":
       return "the server stopped answering";
+    case "slow_consumer":
+      // The server keeps unacknowledged private messages: nothing is lost.
+      return `disconnected: ${
+        decapitalise(event.text)
+      }; private messages not shown yet wait for your next login`;
     default:
       return `disconnected: ${decapitalise(event.text)}`;
   }
@@ -186,6 +207,6 @@ export function formatEvent(
     case "disconnected":
       return block(NOTICE, disconnectLine(event));
     case "notice":
-      return block(NOTICE, decapitalise(event.text));
+      return block(NOTICE + refusedHead(event), decapitalise(event.text));
   }
 }

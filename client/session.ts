@@ -470,8 +470,20 @@ export class Session {
   }
 
   #onError(frame: ErrorFrame): void {
-    if (frame.id !== undefined) this.#pending.delete(frame.id);
-    this.#emit(notice(frame.code, frame.text));
+    const sent = frame.id === undefined
+      ? undefined
+      : this.#pending.get(frame.id);
+    if (frame.id === undefined || !sent) {
+      this.#emit(notice(frame.code, frame.text));
+      return;
+    }
+    this.#pending.delete(frame.id);
+    // Several refusals in a row (a rate limit) read alike: say which
+    // message each one is about.
+    this.#emit({
+      ...notice(frame.code, frame.text),
+      refused: { id: frame.id, to: sent.to, text: sent.text },
+    });
   }
 
   #onClose(_cause: CloseCause): void {

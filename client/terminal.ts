@@ -103,6 +103,9 @@ export class Terminal {
   // The prompt to redraw after printing: none while a command runs.
   #reading = false;
   #hidden = false;
+  // Set from a hidden answer until the next prompt: the echo stays off
+  // and what is typed meanwhile is dropped.
+  #holding = false;
   #signal?: () => void;
 
   /** @param options See {@linkcode TerminalOptions}. */
@@ -146,6 +149,7 @@ export class Terminal {
    * @returns The line without its ending, or null at end of input.
    */
   nextLine(): Promise<LineOrEnd> {
+    if (this.#holding) this.#release();
     const ready = this.#lines.shift();
     if (ready !== undefined) return Promise.resolve(ready);
     if (this.#ended) return Promise.resolve(null);
@@ -159,6 +163,11 @@ export class Terminal {
   /**
    * Asks a question on the terminal; `hidden` answers are not echoed and
    * kept out of the history.
+   *
+   * A hidden question drops what was typed ahead of it, and after its
+   * answer the echo stays off, and keys are dropped, until the next prompt:
+   * a password typed again before the server answered the first one must
+   * neither show nor run as a command.
    *
    * @param text The prompt.
    * @param hidden Mute the echo and keep the answer out of the history.
@@ -179,6 +188,7 @@ export class Terminal {
     const abort = () => this.#answer(null);
     signal?.addEventListener("abort", abort);
     try {
+      if (hidden) this.#holding = true;
       const pending = this.nextLine();
       // The prompt is written before muting, the key echo after.
       if (hidden && this.#output) this.#output.muted = true;
@@ -186,14 +196,9 @@ export class Terminal {
     } finally {
       signal?.removeEventListener("abort", abort);
       if (this.#output?.muted) {
-        // A password typed in part must not reappear at the next prompt:
-        // erase it while the echo is still off.
-        if (!this.#ended) {
-          this.#rl.write(null, { ctrl: true, name: "e" });
-          this.#rl.write(null, { ctrl: true, name: "u" });
-        }
-        this.#output.muted = false;
+        this.#eraseLine();
         writeStdout("\n");
+        this.#holding = true;
       }
       this.#hidden = false;
       this.#question = undefined;
@@ -224,6 +229,7 @@ export class Terminal {
 
   /** Stops reading and gives the terminal back as it was. */
   close(): void {
+    this.#holding = false;
     if (this.#output) this.#output.muted = false;
     if (this.#signal) {
       Deno.removeSignalListener("SIGINT", this.#signal);
@@ -242,6 +248,27 @@ export class Terminal {
   /** Ends input: the pending and later `nextLine` calls get null. */
   end(): void {
     this.#end();
+  }
+
+  /**
+   * Ends a hold: drops the lines and the half-typed one entered since the
+   * hidden answer (or ahead of a hidden question), and turns the echo back
+   * on.
+   */
+  #release(): void {
+    this.#holding = false;
+    this.#lines.length = 0;
+    if (!this.#output) return;
+    this.#output.muted = true;
+    this.#eraseLine();
+    this.#output.muted = false;
+  }
+
+  /** Empties readline's current line; call with the echo off. */
+  #eraseLine(): void {
+    if (this.#ended) return;
+    this.#rl.write(null, { ctrl: true, name: "e" });
+    this.#rl.write(null, { ctrl: true, name: "u" });
   }
 
   #onLine(line: string): void {

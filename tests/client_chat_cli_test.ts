@@ -170,7 +170,7 @@ Deno.test("parley chat runs piped commands against a server", async () => {
     "*** delivered to bob",
     "2021/06/04 15:35:32 broadcast from alice: hi all",
     "*** online: alice, bob",
-    "*** no such user: zed",
+    `*** not sent to zed ("yo"): no such user: zed`,
     "2021/06/04 15:35:34 alice -> carol: later",
     "*** carol is offline; message stored",
     "*** disconnected: goodbye",

@@ -148,3 +148,61 @@ Deno.test("formatEvent() prints each event as one JSON line with json", () => {
   assert.equal(lines.length, 1);
   assert.deepEqual(JSON.parse(lines[0]), event);
 });
+
+Deno.test("formatEvent() names the message each refusal of a send is about", () => {
+  const refusal =
+    "Too many messages: at most 1 per second; try again in 900 ms";
+  assert.deepEqual(
+    text({
+      event: "notice",
+      code: "rate_limited",
+      text: refusal,
+      refused: { id: "2", to: "bob", text: "two" },
+    }),
+    [`*** not sent to bob ("two"): too many messages: at most 1 per second; try again in 900 ms`],
+  );
+  assert.deepEqual(
+    text({
+      event: "notice",
+      code: "rate_limited",
+      text: refusal,
+      refused: {
+        id: "3",
+        to: "all",
+        text: "a long first line, quoted in part\nand more",
+      },
+    }),
+    [`*** not sent to all ("a long first line, quote…"): too many messages: at most 1 per second; try again in 900 ms`],
+  );
+  assert.deepEqual(
+    text({
+      event: "notice",
+      code: "mailbox_full",
+      text: "Mailbox full",
+      refused: { id: "4", to: "bob", text: "one\ntwo" },
+    }),
+    [`*** not sent to bob ("one…"): mailbox full`],
+  );
+  assert.deepEqual(
+    text({
+      event: "notice",
+      code: "rate_limited",
+      text: "Slow down",
+      refused: { id: "5", to: "bob", text: "\x1b[2J" },
+    }),
+    [`*** not sent to bob ("\\u001b[2J"): slow down`],
+  );
+});
+
+Deno.test("formatEvent() tells a slow reader its private messages wait", () => {
+  assert.deepEqual(
+    text({
+      event: "disconnected",
+      reason: "slow_consumer",
+      text: "Too far behind reading messages",
+    }),
+    [
+      "*** disconnected: too far behind reading messages; private messages not shown yet wait for your next login",
+    ],
+  );
+});

@@ -358,7 +358,12 @@ Deno.test("session turns a refused send into a notice", async () => {
   });
   await s.session.settled();
   assert.deepEqual(s.events, [
-    { event: "notice", code: "no_such_user", text: "No such user: zed" },
+    {
+      event: "notice",
+      code: "no_such_user",
+      text: "No such user: zed",
+      refused: { id: "1", to: "zed", text: "hello?" },
+    },
   ]);
   await teardown(s);
 });
