@@ -24,6 +24,7 @@ export interface TerminalOptions {
 export type LineOrEnd = string | null;
 
 const encoder = new TextEncoder();
+const HISTORY_SIZE = 200;
 
 /** Writes all of `text` to stdout before returning. */
 function writeStdout(text: string): void {
@@ -65,6 +66,7 @@ class MutableOutput extends Writable {
 
 interface ReadlineInternals {
   line: string;
+  historySize: number;
   history?: string[];
   _ttyWrite?: (s: string, key: { ctrl?: boolean; name?: string }) => void;
 }
@@ -106,6 +108,8 @@ export class Terminal {
   // Set from a hidden answer until the next prompt: the echo stays off
   // and what is typed meanwhile is dropped.
   #holding = false;
+  // A prompt is on the screen's last line, the cursor after it.
+  #lineOpen = false;
   #signal?: () => void;
 
   /** @param options See {@linkcode TerminalOptions}. */
@@ -117,7 +121,7 @@ export class Terminal {
         input: process.stdin,
         output: this.#output,
         terminal: true,
-        historySize: 200,
+        historySize: HISTORY_SIZE,
       });
       this.#rl.on("SIGINT", () => this.onInterrupt());
       this.#interceptCtrlD();
@@ -155,6 +159,7 @@ export class Terminal {
     if (this.#ended) return Promise.resolve(null);
     if (this.interactive) {
       this.#reading = true;
+      this.#lineOpen = true;
       this.#rl.prompt(true);
     }
     return new Promise((resolve) => this.#waiter = resolve);
@@ -191,13 +196,17 @@ export class Terminal {
       if (hidden) this.#holding = true;
       const pending = this.nextLine();
       // The prompt is written before muting, the key echo after.
-      if (hidden && this.#output) this.#output.muted = true;
+      if (hidden && this.#output) {
+        this.#output.muted = true;
+        this.#keepHistory(false);
+      }
       answer = await pending;
     } finally {
       signal?.removeEventListener("abort", abort);
       if (this.#output?.muted) {
         this.#eraseLine();
         writeStdout("\n");
+        this.#lineOpen = false;
         this.#holding = true;
       }
       this.#hidden = false;
@@ -205,8 +214,11 @@ export class Terminal {
       this.#rl.setPrompt(this.#prompt);
     }
     // Readline records every line; a question's answer is not a command.
+    // (Hidden answers were never recorded.)
     const history = (this.#rl as unknown as ReadlineInternals).history;
-    if (answer !== null && history?.[0] === answer) history.shift();
+    if (!hidden && answer !== null && history?.[0] === answer) {
+      history.shift();
+    }
     return answer;
   }
 
@@ -222,7 +234,9 @@ export class Terminal {
       return;
     }
     writeStdout("\r\x1b[2K" + text);
+    this.#lineOpen = false;
     if (!this.#reading) return;
+    this.#lineOpen = true;
     if (this.#hidden) writeStdout(this.#question ?? "");
     else this.#rl.prompt(true);
   }
@@ -237,6 +251,9 @@ export class Terminal {
     }
     this.#rl.close();
     if (this.interactive) {
+      // Ctrl-D or Ctrl-C at a prompt: the shell's prompt goes below it.
+      if (this.#lineOpen) writeStdout("\n");
+      this.#lineOpen = false;
       try {
         Deno.stdin.setRaw(false);
       } catch {
@@ -262,6 +279,14 @@ export class Terminal {
     this.#output.muted = true;
     this.#eraseLine();
     this.#output.muted = false;
+    this.#keepHistory(true);
+  }
+
+  /** Whether readline records lines: not while hidden or holding. */
+  #keepHistory(on: boolean): void {
+    (this.#rl as unknown as ReadlineInternals).historySize = on
+      ? HISTORY_SIZE
+      : 0;
   }
 
   /** Empties readline's current line; call with the echo off. */
@@ -272,6 +297,8 @@ export class Terminal {
   }
 
   #onLine(line: string): void {
+    // Enter was echoed: the cursor is on a fresh line.
+    this.#lineOpen = false;
     if (!this.#answer(line)) this.#lines.push(line);
   }
 

@@ -183,6 +183,24 @@ Deno.test("session login fails with the text of a refused name", async () => {
   await teardown(s);
 });
 
+Deno.test("session login fails with the server's text when the name was taken during registration", async () => {
+  const s = await setup();
+  assert.equal((await s.end.next())?.type, "hello");
+  s.end.send({ type: "auth", mode: "register", name: "alice" });
+  assert.equal((await s.end.next())?.type, "password");
+  s.end.send({
+    type: "error",
+    code: "name_taken",
+    text: 'The name "alice" was just registered by someone else',
+  });
+  assert.deepEqual(await s.login, {
+    ok: false,
+    reason: 'The name "alice" was just registered by someone else',
+  });
+  assert.equal(s.requests.length, 1, "Expected no second password request");
+  await teardown(s);
+});
+
 Deno.test("session login fails when the server says bye", async () => {
   const s = await setup();
   await s.end.next();

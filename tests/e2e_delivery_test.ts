@@ -199,7 +199,7 @@ Deno.test("a full mailbox refuses at once and expired messages are reported", as
     await hal.stdout.waitFor("*** connected to");
     await hal.type("@gus one", "@gus two", "@gus three");
     await hal.stdout.waitFor(
-      /^\*\*\* the mailbox of gus is full \(2 messages\)/i,
+      /^\*\*\* not sent to gus \("three"\): the mailbox of gus is full \(2 messages\)/i,
     );
     await hal.stdout.waitForCount((l) => l.includes("hal -> gus:"), 2);
     await new Promise((resolve) => setTimeout(resolve, 200));

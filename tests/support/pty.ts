@@ -18,6 +18,10 @@ const encoder = new TextEncoder();
 export const CTRL_C = "\x03";
 /** Ctrl-D, as typed. */
 export const CTRL_D = "\x04";
+/** Ctrl-U (erase the line), as typed. */
+export const CTRL_U = "\x15";
+/** The up arrow (previous line of the history), as typed. */
+export const UP = "\x1b[A";
 /** Enter, as typed. */
 export const ENTER = "\r";
 
@@ -180,7 +184,7 @@ export class Pty {
    * killed.
    */
   async finish(timeoutMs = 15_000): Promise<string[]> {
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<"late">((resolve) =>
       timer = setTimeout(() => resolve("late"), timeoutMs)
     );

@@ -1,0 +1,186 @@
+/**
+ * `parley chat` without a terminal against a real server: input from a
+ * file, and how the client shows the server's abuse limits (message rate,
+ * registrations per address, login lockout).
+ */
+
+import assert from "node:assert/strict";
+import { isTimed, tempDir, untimed } from "./support/output.ts";
+import { chat, ServerProcess } from "./support/processes.ts";
+import { shellQuote } from "./support/pty.ts";
+
+const MOD = new URL("../mod.ts", import.meta.url).pathname;
+
+/** Runs `parley chat` with `args` and its stdin read from `file`. */
+async function chatFromFile(
+  file: string,
+  password: string,
+  args: string[],
+): Promise<{ code: number; stdout: string[]; stderr: string }> {
+  const command = [Deno.execPath(), "run", "-A", MOD, "chat", ...args]
+    .map(shellQuote).join(" ") + " < " + shellQuote(file);
+  const { code, stdout, stderr } = await new Deno.Command("/bin/sh", {
+    args: ["-c", command],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", TZ: "UTC", PARLEY_PASSWORD: password },
+  }).output();
+  const text = new TextDecoder().decode(stdout);
+  return {
+    code,
+    stdout: text.split("\n").filter((line) => line !== ""),
+    stderr: new TextDecoder().decode(stderr),
+  };
+}
+
+/** Registers `name` with `password` and leaves. */
+async function register(
+  server: ServerProcess,
+  name: string,
+  password: string,
+): Promise<void> {
+  const client = chat(name, password, "--server", server.address);
+  await client.stdout.waitFor("*** connected to");
+  await client.endInput();
+  assert.equal((await client.exit()).code, 0);
+}
+
+Deno.test("parley chat with input from a file runs every line, waits for the answers and exits 0", async () => {
+  const [dir, cleanup] = await tempDir();
+  const server = await ServerProcess.start(dir);
+  try {
+    await register(server, "bob", "pw-bob");
+    const file = `${dir}/commands.txt`;
+    await Deno.writeTextFile(
+      file,
+      [
+        `HI ${server.address}`,
+        "@bob one",
+        "@bob two\\",
+        "and a half",
+        "WHO",
+        "@all three",
+        "@nobody four",
+      ].join("\n") + "\n",
+    );
+    const result = await chatFromFile(file, "pw-alice", ["--name", "alice"]);
+    assert.equal(result.stderr, "");
+    assert.equal(result.code, 0);
+    const lines = result.stdout.map(untimed);
+    assert.deepEqual(lines.slice(0, 2), [
+      `*** connected to ${server.address} as alice`,
+      "*** registered new account alice",
+    ]);
+    assert.equal(lines.at(-1), "*** disconnected: goodbye");
+    // Private messages are answered once on disk, so the server's answers
+    // may come in another order than the commands.
+    assert.deepEqual(
+      lines.slice(2, -1).sort(),
+      [
+        "    and a half",
+        `*** not sent to nobody ("four"): no such user: nobody`,
+        "*** bob is offline; message stored",
+        "*** bob is offline; message stored",
+        "*** online: alice",
+        "alice -> bob: one",
+        "alice -> bob: two",
+        "broadcast from alice: three",
+      ].sort(),
+    );
+    assert.equal(
+      lines[lines.indexOf("alice -> bob: two") + 1],
+      "    and a half",
+    );
+    assert.equal(result.stdout.filter(isTimed).length, 3);
+  } finally {
+    await server.stop();
+    await cleanup();
+  }
+});
+
+Deno.test("a rate-limited send is shown naming the message that was not sent", async () => {
+  const [dir, cleanup] = await tempDir();
+  const server = await ServerProcess.start(dir, [
+    "--rate-limit",
+    "1",
+    "--rate-burst",
+    "1",
+  ]);
+  try {
+    const alice = chat("alice", "pw", "--server", server.address);
+    await alice.stdout.waitFor("*** connected to");
+    await alice.type("@alice one", "@alice two", "@all three");
+    await alice.endInput();
+    assert.equal((await alice.exit()).code, 0);
+    const refusals = alice.stdout.lines.filter((l) => l.includes("not sent"));
+    assert.deepEqual(
+      refusals.map((l) => l.replace(/\d+ ms$/, "N ms")),
+      [
+        `*** not sent to alice ("two"): too many messages: at most 1 per second; this one was not sent, try again in N ms`,
+        `*** not sent to all ("three"): too many messages: at most 1 per second; this one was not sent, try again in N ms`,
+      ],
+    );
+    assert.deepEqual(
+      alice.stdout.lines.filter(isTimed).map(untimed),
+      ["alice -> alice: one", "alice: one"],
+    );
+  } finally {
+    await server.stop();
+    await cleanup();
+  }
+});
+
+Deno.test("a refused registration is reported with the server's reason and exits 1", async () => {
+  const [dir, cleanup] = await tempDir();
+  const server = await ServerProcess.start(dir, ["--register-limit", "1"]);
+  try {
+    await register(server, "alice", "pw");
+    const bob = chat("bob", "pw", "--server", server.address);
+    await bob.endInput();
+    assert.equal((await bob.exit()).code, 1);
+    assert.deepEqual(bob.stdout.lines, []);
+    assert.match(
+      bob.stderr.lines.join("\n"),
+      new RegExp(
+        `^parley chat: cannot log in to ${server.address} as bob: At most 1 new accounts per 600 s from one address; try again in \\d+ s$`,
+      ),
+    );
+  } finally {
+    await server.stop();
+    await cleanup();
+  }
+});
+
+Deno.test("a login lockout is reported with the server's reason and exits 1", async () => {
+  const [dir, cleanup] = await tempDir();
+  const server = await ServerProcess.start(dir, [
+    "--login-failures",
+    "1",
+    "--login-delay",
+    "0.05",
+  ]);
+  try {
+    await register(server, "alice", "right");
+    const guess = chat("alice", "wrong", "--server", server.address);
+    const asked = Date.now();
+    await guess.endInput();
+    assert.equal((await guess.exit()).code, 1);
+    assert.deepEqual(guess.stderr.lines, [
+      `parley chat: cannot log in to ${server.address} as alice: Wrong password; 2 tries left`,
+    ]);
+    assert.ok(Date.now() - asked >= 50, "Expected the answer to be delayed");
+    // Locked out now, even with the right password.
+    const right = chat("alice", "right", "--server", server.address);
+    await right.endInput();
+    assert.equal((await right.exit()).code, 1);
+    assert.match(
+      right.stderr.lines.join("\n"),
+      new RegExp(
+        `^parley chat: cannot log in to ${server.address} as alice: Too many wrong passwords from your address; try again in \\d+ s$`,
+      ),
+    );
+  } finally {
+    await server.stop();
+    await cleanup();
+  }
+});

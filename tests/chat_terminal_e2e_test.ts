@@ -1,0 +1,313 @@
+/**
+ * `parley chat` on a real terminal (a pseudo-terminal from `script`)
+ * against a real server: Ctrl-D and Ctrl-C wherever they can be typed,
+ * the hidden password prompt and the echo after it, and a server that
+ * goes away under the client.
+ */
+
+import assert from "node:assert/strict";
+import { tempDir, untimed } from "./support/output.ts";
+import { ServerProcess } from "./support/processes.ts";
+import {
+  chatCommand,
+  CTRL_C,
+  CTRL_D,
+  CTRL_U,
+  ENTER,
+  Pty,
+  UP,
+} from "./support/pty.ts";
+
+interface Setup {
+  server: ServerProcess;
+  pty: Pty;
+  done: () => Promise<void>;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A server with `flags`, and alice's `parley chat` on a terminal. */
+async function start(flags: string[] = []): Promise<Setup> {
+  const [dir, cleanup] = await tempDir();
+  const server = await ServerProcess.start(dir, flags);
+  const pty = new Pty(
+    chatCommand(["--name", "alice", "--server", server.address], {
+      checkEcho: true,
+    }),
+  );
+  return {
+    server,
+    pty,
+    done: async () => {
+      await pty.kill();
+      await server.stop();
+      await cleanup();
+    },
+  };
+}
+
+/** Registers alice with `password`, typed twice, and waits for the prompt. */
+async function register(
+  { pty, server }: Setup,
+  password = "pw",
+): Promise<void> {
+  await pty.expect("new password for alice: ");
+  await pty.type(password + ENTER);
+  await pty.expect("repeat the password: ");
+  await pty.type(password + ENTER);
+  await pty.expect(`*** connected to ${server.address} as alice`);
+  await pty.expect(`${server.address}|alice > `);
+}
+
+/**
+ * Waits for the client to exit; returns its last screen lines before the
+ * `exit=N` line, that line, and the echo setting left on the terminal.
+ */
+async function ending(
+  pty: Pty,
+): Promise<{ before: string[]; exit: string; echo: string }> {
+  const lines = await pty.finish();
+  const exitAt = lines.findLastIndex((line) => line.startsWith("exit="));
+  assert.ok(exitAt >= 0, `Expected an exit= line, saw:\n${lines.join("\n")}`);
+  return {
+    before: lines.slice(0, exitAt),
+    exit: lines[exitAt],
+    echo: lines[lines.length - 1],
+  };
+}
+
+/** Waits for the server to log that alice's connection said bye. */
+async function saidBye(server: ServerProcess): Promise<void> {
+  await server.stderr.waitFor(/Closed conn-\d+ \S+ (alice|-): client_left$/);
+}
+
+Deno.test("Ctrl-D at an empty prompt quits with bye and exit 0, echo on", async () => {
+  const s = await start();
+  try {
+    await register(s);
+    await s.pty.type("WHO" + ENTER);
+    // The command was echoed: the echo is on after the hidden prompts.
+    await s.pty.expect(`WHO\n`);
+    await s.pty.expect("*** online: alice");
+    await s.pty.type(CTRL_D);
+    const end = await ending(s.pty);
+    assert.equal(
+      end.before.at(-1),
+      `${s.server.address}|alice > *** disconnected: goodbye`,
+    );
+    assert.equal(end.exit, "exit=0");
+    assert.equal(end.echo, "echo");
+    await saidBye(s.server);
+  } finally {
+    await s.done();
+  }
+});
+
+Deno.test("Ctrl-D in the middle of a line keeps the line", async () => {
+  const s = await start();
+  try {
+    await register(s);
+    await s.pty.type("@alice hel" + CTRL_D + "lo" + ENTER);
+    const echo = await s.pty.expect(/\d\d:\d\d:\d\d alice -> alice: .*\n/);
+    assert.equal(
+      untimed(echo.slice(echo.indexOf("alice"))),
+      "alice -> alice: hello\n",
+    );
+    await s.pty.type("QUIT" + ENTER);
+    const end = await ending(s.pty);
+    assert.equal(end.exit, "exit=0");
+    assert.doesNotMatch(s.pty.screen, /cancelled/);
+  } finally {
+    await s.done();
+  }
+});
+
+Deno.test("Ctrl-D on a continuation line cancels the message and goes on", async () => {
+  const s = await start();
+  try {
+    await register(s);
+    await s.pty.type("@alice first part\\" + ENTER);
+    await s.pty.expect("... ");
+    await s.pty.type(CTRL_D);
+    await s.pty.expect("*** message cancelled\n");
+    await s.pty.expect(`${s.server.address}|alice > `);
+    await s.pty.type("@alice next" + ENTER);
+    await s.pty.expect(/alice: next\n/);
+    await s.pty.type("QUIT" + ENTER);
+    const end = await ending(s.pty);
+    assert.equal(end.exit, "exit=0");
+    assert.equal(end.echo, "echo");
+    assert.doesNotMatch(s.pty.screen, /first part\n.*alice -> alice/);
+    assert.equal(s.pty.screen.match(/alice -> alice: /g)?.length, 1);
+  } finally {
+    await s.done();
+  }
+});
+
+Deno.test("Ctrl-C exits 0 with bye when connected, echo on", async () => {
+  const s = await start();
+  try {
+    await register(s);
+    await s.pty.type("@alice half-typed" + CTRL_C);
+    const end = await ending(s.pty);
+    assert.equal(end.exit, "exit=0");
+    assert.equal(end.echo, "echo");
+    await saidBye(s.server);
+    assert.doesNotMatch(s.pty.screen, /alice -> alice/);
+  } finally {
+    await s.done();
+  }
+});
+
+Deno.test("Ctrl-C at the hidden password prompt exits 0 with bye, echo on", async () => {
+  const s = await start();
+  try {
+    await s.pty.expect("new password for alice: ");
+    await s.pty.type("secr" + CTRL_C);
+    const end = await ending(s.pty);
+    assert.equal(end.exit, "exit=0");
+    assert.equal(end.echo, "echo");
+    assert.doesNotMatch(s.pty.screen, /secr/);
+    await saidBye(s.server);
+  } finally {
+    await s.done();
+  }
+});
+
+Deno.test("Ctrl-D at the hidden password prompt cancels the login, echo on", async () => {
+  const s = await start();
+  try {
+    await s.pty.expect("new password for alice: ");
+    await s.pty.type(CTRL_D);
+    const end = await ending(s.pty);
+    assert.equal(
+      end.before.at(-1),
+      `*** cannot log in to ${s.server.address} as alice: login cancelled`,
+    );
+    assert.equal(end.exit, "exit=0");
+    assert.equal(end.echo, "echo");
+  } finally {
+    await s.done();
+  }
+});
+
+Deno.test("the echo comes back when the server gives up during the hidden prompt", async () => {
+  const s = await start(["--login-timeout", "1"]);
+  try {
+    await s.pty.expect("new password for alice: ");
+    await s.pty.type("half");
+    await s.pty.expect(
+      `*** cannot log in to ${s.server.address} as alice: Login took too long\n`,
+    );
+    await s.pty.expect("alice> ");
+    // Typed keys show again, and the half-typed password is gone.
+    await s.pty.type("HEL");
+    await s.pty.expect("HEL");
+    await s.pty.type("P" + ENTER);
+    await s.pty.expect("*** commands");
+    await s.pty.type(CTRL_D);
+    const end = await ending(s.pty);
+    assert.equal(end.exit, "exit=0");
+    assert.equal(end.echo, "echo");
+    assert.doesNotMatch(s.pty.screen, /half/);
+  } finally {
+    await s.done();
+  }
+});
+
+Deno.test("a wrong password is asked again after the server's delayed answer; keys typed meanwhile are dropped, unseen and out of the history", async () => {
+  const s = await start(["--login-delay", "0.5"]);
+  try {
+    await register(s, "right");
+    await s.pty.type("BYE" + ENTER);
+    await s.pty.expect("*** disconnected: goodbye");
+    await s.pty.type(`HI ${s.server.address}` + ENTER);
+    await s.pty.expect("password for alice: ");
+    const asked = Date.now();
+    // Another guess, and half of a third, typed before the answer came.
+    await s.pty.type("wrong" + ENTER);
+    await delay(100);
+    await s.pty.type("early" + ENTER);
+    await delay(50);
+    await s.pty.type("half");
+    await s.pty.expect("*** wrong password; 2 tries left\n");
+    assert.ok(Date.now() - asked >= 400, "Expected the answer to be delayed");
+    await s.pty.expect("password for alice: ");
+    await s.pty.type("right" + ENTER);
+    await s.pty.expect(`*** connected to ${s.server.address} as alice`);
+    await s.pty.expect(`${s.server.address}|alice > `);
+    // The history holds the last command, not what was typed meanwhile.
+    await s.pty.type(UP);
+    await s.pty.expect(`|alice > HI ${s.server.address}`);
+    await s.pty.type(CTRL_U + CTRL_D);
+    const end = await ending(s.pty);
+    assert.equal(end.exit, "exit=0");
+    assert.equal(end.echo, "echo");
+    assert.doesNotMatch(s.pty.screen, /wrong\n|early|half|right|1 tries/);
+    assert.equal(
+      s.server.stderr.lines.filter((l) => l.includes("Wrong password for"))
+        .length,
+      1,
+      "Expected the keys typed during the check not to be sent",
+    );
+  } finally {
+    await s.done();
+  }
+});
+
+Deno.test("a server restart on a terminal: the client says so and HI reconnects", async () => {
+  const [dir, cleanup] = await tempDir();
+  let server = await ServerProcess.start(dir);
+  const pty = new Pty(
+    chatCommand(["--name", "alice", "--server", server.address]),
+  );
+  try {
+    await register({ server, pty, done: cleanup });
+    server.kill("SIGKILL");
+    await server.exit();
+    await pty.expect("*** connection to the server was lost\n");
+    await pty.expect("alice> ");
+    server = await ServerProcess.start(dir, [], server.port);
+    await pty.type(`HI ${server.address}` + ENTER);
+    await pty.expect("password for alice: ");
+    await pty.type("pw" + ENTER);
+    await pty.expect(`*** connected to ${server.address} as alice`);
+    await pty.expect(`${server.address}|alice > `);
+    await pty.type("QUIT" + ENTER);
+    const lines = await pty.finish();
+    assert.equal(lines.at(-1), "exit=0");
+  } finally {
+    await pty.kill();
+    await server.stop();
+    await cleanup();
+  }
+});
+
+Deno.test("three wrong passwords on a terminal end the login with the server's reason", async () => {
+  const s = await start(["--login-delay", "0.05"]);
+  try {
+    await register(s, "right");
+    await s.pty.type("BYE" + ENTER);
+    await s.pty.expect("*** disconnected: goodbye");
+    await s.pty.type(`HI ${s.server.address}` + ENTER);
+    for (const left of ["2 tries left", "1 tries left"]) {
+      await s.pty.expect("password for alice: ");
+      await s.pty.type("wrong" + ENTER);
+      await s.pty.expect(`*** wrong password; ${left}\n`);
+    }
+    await s.pty.expect("password for alice: ");
+    await s.pty.type("wrong" + ENTER);
+    await s.pty.expect(
+      `*** cannot log in to ${s.server.address} as alice: Too many wrong passwords\n`,
+    );
+    await s.pty.expect("alice> ");
+    await s.pty.type(CTRL_D);
+    const end = await ending(s.pty);
+    assert.equal(end.exit, "exit=0");
+    assert.equal(end.echo, "echo");
+  } finally {
+    await s.done();
+  }
+});
