@@ -15,13 +15,16 @@
  * {"event":"connected","server":"127.0.0.1:1998","name":"alice","registered":false,"stored":3,"expired":0}
  * {"event":"who","users":["alice","bob"]}
  * {"event":"disconnected","reason":"shutdown","text":"Server is shutting down"}
- * {"event":"notice","code":"no_such_user","text":"No such user: zed"}
+ * {"event":"notice","code":"no_such_user","text":"No such user: zed","refused":{"id":"4","to":"zed","text":"hi"}}
+ * {"event":"notice","code":"help","text":"commands (keywords in any case):…"}
  * ```
  *
  * `echo.status` is `sent` or `stored`. `disconnected.reason` is a server
  * `bye` reason, `lost` (the connection closed unexpectedly) or `no_answer`
  * (the server stopped answering pings). `notice.code` is a server error
- * code for server errors, otherwise one of {@linkcode NoticeCode}.
+ * code for server errors, otherwise one of {@linkcode NoticeCode}; a
+ * refused `send` (`no_such_user`, `rate_limited`, `mailbox_full`…) carries
+ * `refused`: the id, recipient and text of the message that was not sent.
  *
  * @module
  */
