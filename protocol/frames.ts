@@ -111,6 +111,16 @@ export interface ReadyFrame {
   stored: number;
   /** Stored messages that expired unread while the user was away. */
   expired: number;
+  /**
+   * Identifies the server's database. `seq` numbers are unique within one
+   * instance; a client that remembers the highest `seq` it has shown must
+   * forget it when the instance changes.
+   */
+  instance: string;
+  /** `send` frames allowed per second, 0 when unlimited. */
+  rateLimit: number;
+  /** `send` frames allowed at once before `rateLimit` applies. */
+  rateBurst: number;
 }
 
 /** The server has taken a `send` safely. */

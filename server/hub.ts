@@ -19,6 +19,7 @@ import type {
   ByeReason,
   Incoming,
   MsgFrame,
+  ReadyFrame,
   SendFrame,
   ServerFrame,
 } from "../protocol/frames.ts";
@@ -46,7 +47,7 @@ export interface HubPorts {
   /** Server time in milliseconds. */
   now(): number;
   /** Settings announced in `ready`. */
-  ready: { server: string; pingInterval: number; pingTimeout: number };
+  ready: Omit<ReadyFrame, "type" | "v" | "name" | "stored" | "expired">;
   /** `send` frames allowed per connection, or null for no limit. */
   rateLimit?: { perSecond: number; burst: number } | null;
 }

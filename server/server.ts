@@ -21,7 +21,7 @@ import {
 import type { ByeReason, Incoming, ServerFrame } from "../protocol/frames.ts";
 import { readClientFrame, redact } from "../protocol/frames.ts";
 import { Accounts } from "../store/accounts.ts";
-import { openDatabase } from "../store/database.ts";
+import { databaseInstance, openDatabase } from "../store/database.ts";
 import { GroupCommitter } from "../store/group_commit.ts";
 import { Mailboxes } from "../store/mailboxes.ts";
 import { hashPassword, verifyPassword } from "../store/password.ts";
@@ -154,6 +154,9 @@ export async function startServer(
       server: `parley/${VERSION}`,
       pingInterval: config.pingIntervalS,
       pingTimeout: config.pingTimeoutS,
+      instance: await databaseInstance(kv),
+      rateLimit: config.rateLimit,
+      rateBurst: config.rateLimit > 0 ? config.rateBurst : 0,
     },
   }, mailboxes);
 

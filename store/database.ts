@@ -6,6 +6,7 @@
  * | key | value |
  * | --- | --- |
  * | `["schema"]` | the schema version, a number |
+ * | `["instance"]` | a random id of this database, see {@linkcode databaseInstance} |
  * | `["account", nameKey]` | {@linkcode Account} |
  * | `["mailbox", nameKey]` | the mailbox cursor, see `mailboxes.ts` |
  * | `["message", nameKey, seq]` | one stored private message |
@@ -24,6 +25,19 @@ export class DatabaseError extends Error {
     super(message, options);
     this.name = "DatabaseError";
   }
+}
+
+/**
+ * The random id of this database, made the first time it is asked for.
+ * Clients use it to tell a wiped or replaced database from the one whose
+ * message numbers they remember.
+ */
+export async function databaseInstance(kv: Deno.Kv): Promise<string> {
+  const found = await kv.get<string>(["instance"]);
+  if (found.value !== null) return found.value;
+  const id = crypto.randomUUID();
+  const made = await kv.atomic().check(found).set(["instance"], id).commit();
+  return made.ok ? id : (await kv.get<string>(["instance"])).value!;
 }
 
 /**

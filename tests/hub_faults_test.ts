@@ -36,7 +36,14 @@ async function startHub(rateLimit: HubPorts["rateLimit"] = null) {
     accountName: (key) => Promise.resolve(key === "bob" ? "bob" : null),
     now: () => now,
     rateLimit,
-    ready: { server: "test", pingInterval: 30, pingTimeout: 10 },
+    ready: {
+      server: "test",
+      pingInterval: 30,
+      pingTimeout: 10,
+      instance: "i1",
+      rateLimit: 0,
+      rateBurst: 0,
+    },
   }, mailboxes);
   await hub.enter("c1", "alice", "alice");
   await hub.enter("c2", "bob", "bob");

@@ -32,7 +32,14 @@ async function fixture(accounts = ["alice", "bob", "carol"]): Promise<Fixture> {
     kick: (connId, reason) => kicked.push([connId, reason]),
     accountName: (key) => Promise.resolve(accounts.includes(key) ? key : null),
     now: () => 1_000,
-    ready: { server: "test", pingInterval: 30, pingTimeout: 10 },
+    ready: {
+      server: "test",
+      pingInterval: 30,
+      pingTimeout: 10,
+      instance: "i1",
+      rateLimit: 0,
+      rateBurst: 0,
+    },
   }, mailboxes);
   return {
     hub,
@@ -85,6 +92,9 @@ Deno.test("hub stores a message for an offline user and replays it at login", as
       pingTimeout: 10,
       stored: 1,
       expired: 0,
+      instance: "i1",
+      rateLimit: 0,
+      rateBurst: 0,
     },
     { type: "msg", from: "alice", to: "bob", ts: 1_000, text: "hello", seq: 1 },
   ]);
