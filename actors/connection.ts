@@ -244,7 +244,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       isPassword: ({ event }) => firstIs(event, "password"),
       isEmptyPassword: ({ event }) => {
         const frame = first(event);
-        return frame?.type === "password" && frame.password === "";
+        return frame?.type === "password" && frame.password.trim() === "";
       },
       isRegistering: ({ context }) => context.mode === "register",
       isBye: ({ event }) => firstIs(event, "bye"),
@@ -284,8 +284,8 @@ export function createConnectionMachine(ports: ConnectionPorts) {
           refusal(
             "wrong_password",
             `Wrong password; ${
-              MAX_PASSWORD_FAILURES - context.failures
-            } tries left`,
+              triesLeft(MAX_PASSWORD_FAILURES - context.failures)
+            }`,
           ),
         ),
       refuseFirst: ({ context, event }, state: string) => {
@@ -445,7 +445,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
                       type: "write",
                       params: refusal(
                         "bad_password",
-                        "A password must not be empty",
+                        "A password must not be empty or only spaces",
                       ),
                     },
                     "raiseRest",
@@ -599,6 +599,11 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       },
     },
   });
+}
+
+/** `2 tries left`, `1 try left`. */
+function triesLeft(n: number): string {
+  return `${n} ${n === 1 ? "try" : "tries"} left`;
 }
 
 /**

@@ -215,7 +215,12 @@ function parseObject(line: string): Json {
   return value as Json;
 }
 
-function stringField(obj: Json, field: string, max: number): string {
+function stringField(
+  obj: Json,
+  field: string,
+  max: number,
+  min = 0,
+): string {
   const value = obj[field];
   if (typeof value !== "string") {
     throw shapeError(
@@ -227,6 +232,11 @@ function stringField(obj: Json, field: string, max: number): string {
   if (value.length > max) {
     throw shapeError(
       `Field "${field}" must be at most ${max} characters, found ${value.length}`,
+    );
+  }
+  if (value.length < min) {
+    throw shapeError(
+      `Field "${field}" of a "${obj.type}" frame must not be empty`,
     );
   }
   return value;
@@ -294,9 +304,9 @@ export function parseClientFrame(line: string): ClientFrame {
         password: stringField(obj, "password", MAX_PASSWORD_LENGTH),
       };
     case "send": {
-      const id = stringField(obj, "id", MAX_ID_LENGTH);
-      const to = stringField(obj, "to", 256);
-      const text = stringField(obj, "text", MAX_FRAME_BYTES);
+      const id = stringField(obj, "id", MAX_ID_LENGTH, 1);
+      const to = stringField(obj, "to", 256, 1);
+      const text = stringField(obj, "text", MAX_FRAME_BYTES, 1);
       const size = utf8Length(text);
       if (size > MAX_TEXT_BYTES) {
         throw new ProtocolError(

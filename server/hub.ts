@@ -29,6 +29,12 @@ import { TokenBucket } from "./throttle.ts";
 
 const log = getLogger(["parley", "route"]);
 
+/** Unregistered names remembered before the memory starts over. */
+const MAX_UNKNOWN_NAMES = 10_000;
+
+const noSuchUser = (name: string) =>
+  new ProtocolError("no_such_user", `no such user: ${name}`);
+
 /** Outgoing bytes above which a replay waits for the client to read. */
 const REPLAY_HIGH_WATER = 256 * 1024;
 /** Messages sent per replay step before checking the queue again. */
@@ -88,6 +94,8 @@ export class Hub {
   readonly #byConn = new Map<string, Session>();
   /** Display names of registered users seen so far, by key. */
   readonly #names = new Map<string, string>();
+  /** Keys looked up and found unregistered, until they are registered. */
+  readonly #unknown = new Set<string>();
   readonly stats: HubStats = { routed: 0, broadcasts: 0 };
 
   constructor(ports: HubPorts, mailboxes: Mailboxes) {
@@ -269,19 +277,19 @@ export class Hub {
     }
     const toKey = nameKey(frame.to);
     if (toKey === "all") return this.#broadcast(session, frame);
-    const known = this.#names.get(toKey);
-    if (known !== undefined && session.lookups === 0) {
-      this.#store(session, frame, toKey, known);
-      return;
+    if (session.lookups === 0) {
+      const known = this.#names.get(toKey);
+      if (known !== undefined) return this.#store(session, frame, toKey, known);
+      if (this.#unknown.has(toKey)) {
+        return this.#refuse(session, frame, noSuchUser(frame.to));
+      }
     }
     // The name must be looked up. Later sends of this sender wait behind the
     // lookup, so its messages keep their order.
     session.lookups++;
     session.chain = session.chain.then(async () => {
       const name = await this.#accountName(toKey);
-      if (name === null) {
-        throw new ProtocolError("no_such_user", `no such user: ${frame.to}`);
-      }
+      if (name === null) throw noSuchUser(frame.to);
       this.#store(session, frame, toKey, name);
     }).catch((error) => this.#refuse(session, frame, error))
       .finally(() => session.lookups--);
@@ -289,8 +297,23 @@ export class Hub {
 
   async #accountName(key: string): Promise<string | null> {
     const name = await this.#ports.accountName(key);
-    if (name !== null) this.#names.set(key, name);
+    if (name !== null) {
+      this.#names.set(key, name);
+    } else {
+      if (this.#unknown.size >= MAX_UNKNOWN_NAMES) this.#unknown.clear();
+      this.#unknown.add(key);
+    }
     return name;
+  }
+
+  /**
+   * A user was just registered. The hub remembers names it found missing,
+   * so messages to a mistyped name are refused without asking the database
+   * again; this is what makes a newly registered name reachable at once.
+   */
+  registered(key: string, name: string): void {
+    this.#unknown.delete(key);
+    this.#names.set(key, name);
   }
 
   #store(session: Session, frame: SendFrame, toKey: string, to: string): void {

@@ -148,7 +148,9 @@ export class LoginGuard {
     if (wait > 0) {
       return new ProtocolError(
         "registration_limited",
-        `At most ${maxRegistrations} new accounts per ${
+        `At most ${maxRegistrations} new ${
+          maxRegistrations === 1 ? "account" : "accounts"
+        } per ${
           seconds(registrationWindowMs)
         } s from one address; try again in ${seconds(wait)} s`,
       );

@@ -272,6 +272,7 @@ export async function startServer(
             `The name "${name}" was just registered by someone else; choose another`,
         };
       }
+      hub.registered(key, name);
       authLog.info("Registered {user} from {remote}", { user: name, remote });
       return { kind: "accepted" };
     },

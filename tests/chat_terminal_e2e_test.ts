@@ -292,7 +292,7 @@ Deno.test("three wrong passwords on a terminal end the login with the server's r
     await s.pty.type("BYE" + ENTER);
     await s.pty.expect("*** disconnected: goodbye");
     await s.pty.type(`HI ${s.server.address}` + ENTER);
-    for (const left of ["2 tries left", "1 tries left"]) {
+    for (const left of ["2 tries left", "1 try left"]) {
       await s.pty.expect("password for alice: ");
       await s.pty.type("wrong" + ENTER);
       await s.pty.expect(`*** wrong password; ${left}\n`);

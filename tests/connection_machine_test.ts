@@ -48,7 +48,7 @@ Deno.test("connection closes after three wrong passwords", async () => {
   await settle();
   assert.deepEqual(world.written.map((f) => f.type === "error" && f.text), [
     "Wrong password; 2 tries left",
-    "Wrong password; 1 tries left",
+    "Wrong password; 1 try left",
   ]);
   assert.equal(actor.getSnapshot().status, "done");
   assert.deepEqual(world.finished, [
@@ -99,4 +99,28 @@ Deno.test("connection that does not log in is closed by the login timeout", () =
   assert.deepEqual(world.finished, [
     { reason: "login_timeout", text: "Login took too long" },
   ]);
+});
+
+Deno.test("connection refuses an empty or blank password and asks again", async () => {
+  const world = fakeWorld();
+  const { actor, send } = startConnection(world);
+  send(hello("gail"));
+  await settle();
+  send(password(""), password("   "));
+  await settle();
+  assert.deepEqual(world.written.slice(1), [
+    {
+      type: "error",
+      code: "bad_password",
+      text: "A password must not be empty or only spaces",
+    },
+    {
+      type: "error",
+      code: "bad_password",
+      text: "A password must not be empty or only spaces",
+    },
+  ]);
+  assert.equal(stateOf(actor), "authenticating.awaitingPassword");
+  assert.equal(world.accounts.size, 0);
+  actor.stop();
 });

@@ -102,3 +102,16 @@ Deno.test("a long name reaches the name rule instead of a frame error", () => {
 Deno.test("parseClientFrame throws a ProtocolError for every refusal", () => {
   assert.throws(() => parseClientFrame("{"), ProtocolError);
 });
+
+Deno.test("parseClientFrame() refuses a send with an empty id, recipient or text", () => {
+  for (const field of ["id", "to", "text"]) {
+    const frame = { type: "send", id: "1", to: "bob", text: "hi", [field]: "" };
+    assert.throws(
+      () => parseClientFrame(JSON.stringify(frame)),
+      (error: unknown) =>
+        error instanceof ProtocolError && error.code === "bad_frame" &&
+        error.message ===
+          `Field "${field}" of a "send" frame must not be empty`,
+    );
+  }
+});

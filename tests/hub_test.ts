@@ -191,3 +191,22 @@ Deno.test("hub broadcasts to every online user, sender included", async () => {
   }
   await f.close();
 });
+
+Deno.test("hub reaches a name registered after a message to it was refused", async () => {
+  const accounts = ["alice"];
+  const f = await fixture(accounts);
+  await f.hub.enter("c1", "alice", "alice");
+  f.hub.handle("c1", [send("1", "dan", "too early")]);
+  await until(() => f.out.get("c1")!.length === 2);
+  f.hub.handle("c1", [send("2", "dan", "still early")]);
+  assert.deepEqual(
+    f.out.get("c1")!.slice(1).map((x) => x.type === "error" && x.code),
+    ["no_such_user", "no_such_user"],
+  );
+  accounts.push("dan");
+  f.hub.registered("dan", "dan");
+  f.hub.handle("c1", [send("3", "dan", "welcome")]);
+  await until(() => f.out.get("c1")!.length === 4);
+  assert.equal(f.out.get("c1")![3].type, "accepted");
+  await f.close();
+});
