@@ -217,6 +217,18 @@ async function readToken(file: string): Promise<string> {
 /** Runs `parley serve`; resolves with the exit status. */
 export async function main(args: string[]): Promise<number> {
   const config = parseServeArgs(args);
+  if (config.netlog !== null) {
+    try {
+      (await Deno.open(config.netlog, { append: true, create: true })).close();
+    } catch (error) {
+      console.error(
+        `parley serve: cannot write the netlog ${config.netlog}: ${
+          (error as Error).message
+        } (--netlog)`,
+      );
+      return 1;
+    }
+  }
   await setupLogging({
     level: config.logLevel,
     format: config.logFormat,
@@ -253,9 +265,13 @@ export async function main(args: string[]): Promise<number> {
       );
       return 1;
     }
-    throw error;
+    console.error(
+      `parley serve: cannot listen on ${config.host}:${config.port}: ${
+        (error as Error).message
+      }`,
+    );
+    return 1;
   }
-  console.log(`parley serve: listening on ${server.address}`);
   let admin: Admin;
   try {
     admin = await startAdmin(server, {
@@ -274,6 +290,8 @@ export async function main(args: string[]): Promise<number> {
   for (const where of admin.addresses) {
     console.log(`parley serve: parley debug on ${where}`);
   }
+  // Last, so that whoever waits for this line can connect at once.
+  console.log(`parley serve: listening on ${server.address}`);
   const stopped = Promise.withResolvers<void>();
   const onSignal = () => stopped.resolve();
   Deno.addSignalListener("SIGINT", onSignal);

@@ -368,13 +368,6 @@ export function parseServerFrame(line: string): ServerFrame {
   return obj as unknown as ServerFrame;
 }
 
-/**
- * Copy of a frame that is safe to log: any `password` field becomes `***`.
- */
-export function redact(frame: ClientFrame | ServerFrame): unknown {
-  return frame.type === "password" ? { ...frame, password: "***" } : frame;
-}
-
 /** Builds an `error` frame without throwing. */
 export function errorFrame(
   code: ErrorCode,

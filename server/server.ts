@@ -19,7 +19,7 @@ import {
   type SupervisorMachine,
 } from "../actors/supervisor.ts";
 import type { ByeReason, Incoming, ServerFrame } from "../protocol/frames.ts";
-import { readClientFrame, redact } from "../protocol/frames.ts";
+import { readClientFrame } from "../protocol/frames.ts";
 import { Accounts } from "../store/accounts.ts";
 import { databaseInstance, openDatabase } from "../store/database.ts";
 import { GroupCommitter } from "../store/group_commit.ts";
@@ -35,6 +35,7 @@ import { SocketTransport } from "../transport/socket.ts";
 import { VERSION } from "../version.ts";
 import type { ServeConfig } from "./config.ts";
 import { Hub } from "./hub.ts";
+import { netlogText } from "./netlog.ts";
 import { Inspector } from "./inspector.ts";
 import { LoginGuard } from "./login_guard.ts";
 
@@ -77,11 +78,6 @@ export interface ServerOptions {
   inspect?: Parameters<typeof createActor>[1] extends infer O
     ? O extends { inspect?: infer I } ? I : never
     : never;
-}
-
-/** Redacts a password that a client sent in a line that did not parse. */
-function redactLine(line: string): string {
-  return line.replace(/("password"\s*:\s*)"(?:[^"\\]|\\.)*"/g, '$1"***"');
 }
 
 /**
@@ -161,20 +157,15 @@ export async function startServer(
   }, mailboxes);
 
   const toIncoming = (conn: Connection, inbound: Inbound): Incoming => {
+    const frame = readInbound(inbound);
+    if (netlogOn) logFrame(conn, "in", netlogText(inbound, frame));
+    return frame;
+  };
+
+  const readInbound = (inbound: Inbound): Incoming => {
     switch (inbound.kind) {
-      case "line": {
-        const frame = readClientFrame(inbound.line);
-        if (netlogOn) {
-          logFrame(
-            conn,
-            "in",
-            frame.type === "invalid"
-              ? redactLine(inbound.line)
-              : JSON.stringify(redact(frame)),
-          );
-        }
-        return frame;
-      }
+      case "line":
+        return readClientFrame(inbound.line);
       case "too_large":
         return {
           type: "invalid",

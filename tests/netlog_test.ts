@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { readClientFrame } from "../protocol/frames.ts";
+import { netlogText } from "../server/netlog.ts";
+
+const logged = (line: string) =>
+  netlogText({ kind: "line", line }, readClientFrame(line));
+
+Deno.test("netlogText() hides a password of any shape", () => {
+  for (
+    const password of ['"s3cret"', '["LEAK6"]', "12345678", '{"p":"LEAKC"}']
+  ) {
+    const text = logged(`{"type":"password","password":${password}}`);
+    assert.equal(text, '{"type":"password","password":"***"}');
+  }
+});
+
+Deno.test("netlogText() cuts a broken line where its password starts", () => {
+  assert.equal(
+    logged('{"type":"password","password":"LEAK" oops'),
+    '{"type":"password","password":*** <rest of the line not logged>',
+  );
+});
+
+Deno.test("netlogText() keeps other lines as they came, unknown fields too", () => {
+  const line = '{"type":"send","id":"1","to":"bob","text":"my password","x":1}';
+  assert.equal(logged(line), line);
+  assert.equal(logged("not json"), "not json");
+});
+
+Deno.test("netlogText() describes lines it could not read", () => {
+  const invalid = readClientFrame("x");
+  assert.equal(
+    netlogText({ kind: "too_large", bytes: 70000 }, invalid),
+    "<70000 bytes over the frame limit, skipped>",
+  );
+  assert.equal(
+    netlogText({ kind: "bad_utf8" }, invalid),
+    "<a line that is not UTF-8, skipped>",
+  );
+});
