@@ -263,7 +263,7 @@ function connectionView(
     remote: conn?.remote ?? context?.remote ?? "-",
     user,
     state: record.state,
-    inStateMs: (record.endedAt ?? now) - record.since,
+    inStateMs: now - record.since,
     lastFrameMs: conn ? now - conn.lastFrameAt : null,
     queuedBytes: conn?.link.queuedBytes ?? 0,
     waiting: context?.loggedIn && context.key

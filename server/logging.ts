@@ -57,7 +57,7 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
   const sinks: Record<string, Sink> = {
     stderr: getStreamSink(stderrStream(), {
       formatter: options.format === "json"
-        ? getJsonLinesFormatter()
+        ? getJsonLinesFormatter({ message: "template" })
         : getTextFormatter({
           timestamp: "date-time-timezone",
           value: (v) => typeof v === "string" ? v : Deno.inspect(v),
