@@ -36,7 +36,12 @@ interface ProcSample {
 
 /** Reads CPU seconds (user + system) and memory of a process. */
 async function sample(pid: number): Promise<ProcSample> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  let stat;
+  try {
+    stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  } catch (error) {
+    throw new Error(`Expected the server (pid ${pid}) to be running: ${error}`);
+  }
   // Fields after the command name, which is in parentheses.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const ticks = Number(fields[11]) + Number(fields[12]);
@@ -243,6 +248,10 @@ async function run(
       serverCpuS: round(last.cpuS - first.cpuS),
       serverPeakRssMiB: round(Math.max(peak, last.peakKiB) / 1024),
     };
+  } catch (error) {
+    throw new Error(
+      `${(error as Error).message}\nserver stderr:\n${sut.stderr()}`,
+    );
   } finally {
     await sut.stop();
   }
@@ -365,6 +374,9 @@ function summaryRows(name: string, f: Figures): string[][] {
     const l = f[key] as { p50: number; p99: number; max: number } | undefined;
     return l ? `${l.p50} / ${l.p99} / ${l.max}` : "-";
   };
+  if (typeof f.error === "string") {
+    return [[name, "failed", f.error.split("\n")[0], "-", "-"]];
+  }
   const common = [
     `${f.serverCpuS}`,
     `${f.serverPeakRssMiB}`,
@@ -493,11 +505,18 @@ if (import.meta.main) {
     }
   }
   const results: Record<string, Figures> = {};
+  let failed = false;
   const toStdout = values.json === "-";
   const log = toStdout ? console.error : console.log;
   for (const name of ORDER.filter((n) => chosen.includes(n))) {
     log(`bench: ${name}...`);
-    results[name] = await all[name]();
+    try {
+      results[name] = await all[name]();
+    } catch (error) {
+      log(`bench: ${name} failed: ${(error as Error).message}`);
+      results[name] = { error: (error as Error).message };
+      failed = true;
+    }
   }
   const report = {
     machine: { cores: navigator.hardwareConcurrency, deno: Deno.version.deno },
@@ -516,4 +535,5 @@ if (import.meta.main) {
       );
     }
   }
+  if (failed) Deno.exit(1);
 }

@@ -436,6 +436,13 @@ async function replay(p: ReplayParams): Promise<Record<string, unknown>> {
 
 // ---- main -----------------------------------------------------------------
 
+/** CPU seconds (user + system) this process has used, from /proc. */
+function ownCpuSeconds(): number {
+  const stat = Deno.readTextFileSync("/proc/self/stat");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return round((Number(fields[11]) + Number(fields[12])) / 100);
+}
+
 function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
 }
@@ -457,6 +464,7 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   const result = await run(params as never);
+  result.generatorCpuS = ownCpuSeconds();
   console.log(`result ${JSON.stringify(result)}`);
   Deno.exit(0);
 }

@@ -8,7 +8,7 @@
  * | `["schema"]` | the schema version, a number |
  * | `["account", nameKey]` | {@linkcode Account} |
  * | `["mailbox", nameKey]` | the mailbox cursor, see `mailboxes.ts` |
- * | `["message", nameKey, seq]` | one stored private message |
+ * | `["message", nameKey, firstSeq]` | stored private messages `firstSeq`, … (a list) |
  *
  * @module
  */
