@@ -230,7 +230,12 @@ export class Mailboxes {
         bytes: fresh.bytes + 128,
       };
     });
-    fresh.committed.catch(() => this.#forget(key, fresh));
+    fresh.committed.catch(() => {
+      // Refused before a commit took it: later messages start another.
+      fresh.open = false;
+      if (this.#open.get(key) === fresh) this.#open.delete(key);
+      this.#forget(key, fresh);
+    });
     return fresh.committed;
   }
 
