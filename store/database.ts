@@ -9,7 +9,7 @@
  * | `["instance"]` | a random id of this database, see {@linkcode databaseInstance} |
  * | `["account", nameKey]` | {@linkcode Account} |
  * | `["mailbox", nameKey]` | the mailbox cursor, see `mailboxes.ts` |
- * | `["message", nameKey, seq]` | one stored private message |
+ * | `["message", nameKey, firstSeq]` | stored private messages `firstSeq`, … (a list) |
  *
  * @module
  */

@@ -6,8 +6,17 @@
  * `first ≤ seq < next`, and everything below `first` is gone. The server
  * process is the only writer, so the cursors live in memory once read and
  * every change is written behind them through the {@linkcode GroupCommitter}
- * (message and cursor in one atomic operation). A failed commit leaves a gap
- * in the numbers, never a reused one.
+ * (messages and cursor in one atomic operation). A failed commit leaves a
+ * gap in the numbers, never a reused one.
+ *
+ * Messages to one recipient that wait for the same commit are stored
+ * together, as one chunk `["message", key, firstSeq]` holding consecutive
+ * messages: a KV mutation costs far more than the bytes in it, so a busy
+ * recipient's messages cost one mutation per commit instead of one each. A
+ * chunk is deleted once every message in it is acknowledged or expired;
+ * until then readers skip its messages below `first`. A value that is one
+ * message instead of a list (schema 1 before chunks) reads as a chunk of
+ * one.
  *
  * @module
  */
@@ -53,6 +62,29 @@ export interface Opened {
 }
 
 const DELETES_PER_WRITE = 800;
+/** Estimated bytes above which a chunk takes no more messages (KV: 64 KiB). */
+const CHUNK_BYTES = 40 * 1024;
+
+/** Messages stored together, and which numbers they span. */
+interface Chunk {
+  first: number;
+  last: number;
+}
+
+/** The chunk of a recipient still waiting for its commit. */
+interface OpenChunk extends Chunk {
+  messages: StoredMessage[];
+  bytes: number;
+  /** False once the committer has taken it: later messages start another. */
+  open: boolean;
+  committed: Promise<void>;
+}
+
+/** Rough upper bound of a message's serialised size. */
+function sizeOf(m: Omit<StoredMessage, "seq">): number {
+  return 64 + 2 * (m.text.length + m.from.length + m.fromKey.length +
+        m.to.length + m.id.length);
+}
 
 /** The stored private messages of every user. */
 export class Mailboxes {
@@ -61,6 +93,11 @@ export class Mailboxes {
   readonly #options: MailboxOptions;
   readonly #cursors = new Map<string, Cursor | Promise<Cursor>>();
   readonly #sweeps = new Map<string, Promise<void>>();
+  readonly #open = new Map<string, OpenChunk>();
+  /** Chunks stored per recipient, oldest first, once known. */
+  readonly #chunks = new Map<string, Chunk[]>();
+  /** Recipients whose chunks from earlier runs have been read. */
+  readonly #indexed = new Map<string, Promise<void>>();
   #stored = 0;
 
   constructor(kv: Deno.Kv, committer: GroupCommitter, options: MailboxOptions) {
@@ -138,10 +175,7 @@ export class Mailboxes {
     const stored = { seq: cursor.next, ...message };
     cursor.next++;
     try {
-      await this.#committer.write([
-        { key: ["message", key, stored.seq], value: stored },
-        { key: ["mailbox", key], value: { ...cursor } },
-      ], 200 + stored.text.length * 3);
+      await this.#addToChunk(key, cursor, stored);
     } catch (error) {
       throw new ProtocolError(
         "store_failed",
@@ -153,6 +187,96 @@ export class Mailboxes {
     }
     this.#stored++;
     return stored;
+  }
+
+  /**
+   * Puts a message into the recipient's chunk waiting for a commit, or
+   * starts one; resolves when that chunk is on disk.
+   */
+  #addToChunk(
+    key: string,
+    cursor: Cursor,
+    stored: StoredMessage,
+  ): Promise<void> {
+    const size = sizeOf(stored);
+    const chunk = this.#open.get(key);
+    if (
+      chunk?.open && chunk.last + 1 === stored.seq &&
+      chunk.bytes + size <= CHUNK_BYTES
+    ) {
+      chunk.messages.push(stored);
+      chunk.last = stored.seq;
+      chunk.bytes += size;
+      return chunk.committed;
+    }
+    const fresh: OpenChunk = {
+      first: stored.seq,
+      last: stored.seq,
+      messages: [stored],
+      bytes: size,
+      open: true,
+      committed: Promise.resolve(),
+    };
+    this.#open.set(key, fresh);
+    this.#known(key).push(fresh);
+    fresh.committed = this.#committer.write(() => {
+      fresh.open = false;
+      if (this.#open.get(key) === fresh) this.#open.delete(key);
+      return {
+        writes: [
+          { key: ["message", key, fresh.first], value: fresh.messages },
+          { key: ["mailbox", key], value: { ...cursor } },
+        ],
+        bytes: fresh.bytes + 128,
+      };
+    });
+    fresh.committed.catch(() => {
+      // Refused before a commit took it: later messages start another.
+      fresh.open = false;
+      if (this.#open.get(key) === fresh) this.#open.delete(key);
+      this.#forget(key, fresh);
+    });
+    return fresh.committed;
+  }
+
+  #known(key: string): Chunk[] {
+    let chunks = this.#chunks.get(key);
+    if (!chunks) this.#chunks.set(key, chunks = []);
+    return chunks;
+  }
+
+  #forget(key: string, chunk: Chunk): void {
+    const chunks = this.#chunks.get(key);
+    const at = chunks?.indexOf(chunk) ?? -1;
+    if (at !== -1) chunks!.splice(at, 1);
+  }
+
+  /** Makes sure the chunks stored by earlier runs are in the index. */
+  #index(key: string): Promise<void> {
+    let indexing = this.#indexed.get(key);
+    if (!indexing) {
+      indexing = this.#readIndex(key);
+      this.#indexed.set(key, indexing);
+      indexing.catch(() => this.#indexed.delete(key));
+    }
+    return indexing;
+  }
+
+  async #readIndex(key: string): Promise<void> {
+    const found: Chunk[] = [];
+    const entries = this.#kv.list<StoredMessage[] | StoredMessage>({
+      prefix: ["message", key],
+    }, { batchSize: 500 });
+    for await (const entry of entries) {
+      const value = entry.value;
+      const first = entry.key[2] as number;
+      const last = Array.isArray(value) ? value[value.length - 1].seq : first;
+      found.push({ first, last });
+    }
+    const chunks = this.#known(key);
+    const have = new Set(chunks.map((c) => c.first));
+    for (const chunk of found) if (!have.has(chunk.first)) chunks.push(chunk);
+    chunks.sort((a, b) => a.first - b.first);
   }
 
   /**
@@ -173,7 +297,7 @@ export class Mailboxes {
       cursor.expiredUnread = 0;
       if (messages.length === 0) cursor.first = cursor.next;
       else cursor.first = Math.max(cursor.first, messages[0].seq);
-      await this.#delete(key, expired, cursor);
+      await this.#delete(key, cursor);
     }
     return { messages, expired: count };
   }
@@ -187,10 +311,8 @@ export class Mailboxes {
     const cursor = known instanceof Promise ? await known : known;
     const upTo = Math.min(seq, cursor.next - 1);
     if (upTo < cursor.first) return;
-    const seqs: number[] = [];
-    for (let s = cursor.first; s <= upTo; s++) seqs.push(s);
     cursor.first = upTo + 1;
-    await this.#delete(key, seqs, cursor);
+    await this.#delete(key, cursor);
   }
 
   /** Drops expired messages at the front of a full mailbox, counting them. */
@@ -206,26 +328,41 @@ export class Mailboxes {
     if (last < cursor.first) return; // acknowledged meanwhile
     cursor.expiredUnread += gone.filter((s) => s >= cursor.first).length;
     cursor.first = last + 1;
-    await this.#delete(key, gone, cursor);
+    await this.#delete(key, cursor);
   }
 
   /** The stored messages of `key` from `first` on, oldest first. */
   async *#list(key: string, first: number): AsyncIterable<StoredMessage> {
-    const entries = this.#kv.list<StoredMessage>({
-      start: ["message", key, first],
-      end: ["message", key, Number.MAX_SAFE_INTEGER],
+    await this.#index(key);
+    const entries = this.#kv.list<StoredMessage[] | StoredMessage>({
+      prefix: ["message", key],
     }, { batchSize: 500 });
-    for await (const entry of entries) yield entry.value;
+    for await (const entry of entries) {
+      const value = entry.value;
+      for (const message of Array.isArray(value) ? value : [value]) {
+        if (message.seq >= first) yield message;
+      }
+    }
   }
 
-  async #delete(key: string, seqs: number[], cursor: Cursor): Promise<void> {
+  /**
+   * Deletes the chunks of `key` whose every message is below the cursor's
+   * `first`, and writes the cursor.
+   */
+  async #delete(key: string, cursor: Cursor): Promise<void> {
+    const known = this.#indexed.has(key) ? undefined : this.#index(key);
+    if (known) await known;
+    const chunks = this.#known(key);
+    let done = 0;
+    while (done < chunks.length && chunks[done].last < cursor.first) done++;
+    const gone = chunks.splice(0, done);
     const writes: Promise<void>[] = [];
-    for (let i = 0; i < seqs.length || i === 0; i += DELETES_PER_WRITE) {
-      const chunk: Write[] = seqs.slice(i, i + DELETES_PER_WRITE).map((
-        seq,
-      ) => ({ key: ["message", key, seq] }));
-      chunk.push({ key: ["mailbox", key], value: { ...cursor } });
-      writes.push(this.#committer.write(chunk, 64 * chunk.length));
+    for (let i = 0; i < gone.length || i === 0; i += DELETES_PER_WRITE) {
+      const group: Write[] = gone.slice(i, i + DELETES_PER_WRITE).map((
+        chunk,
+      ) => ({ key: ["message", key, chunk.first] }));
+      group.push({ key: ["mailbox", key], value: { ...cursor } });
+      writes.push(this.#committer.write(group, 64 * group.length));
     }
     await Promise.all(writes);
   }

@@ -136,3 +136,69 @@ Deno.test("a full mailbox makes room by dropping expired messages first", async 
     assert.equal(opened.expired, 2);
   }, { maxStored: 2, ttlMs: DAY });
 });
+
+Deno.test("messages to one recipient waiting for the same commit share one chunk until all are acked", async () => {
+  await withMailboxes(async (mailboxes, clock, kv) => {
+    await Promise.all(
+      ["a", "b", "c"].map((t) =>
+        mailboxes.append("bob", message(t, clock.now))
+      ),
+    );
+    const keys = async () =>
+      (await Array.fromAsync(kv.list({ prefix: ["message", "bob"] })))
+        .map((e) => e.key);
+    assert.deepEqual(await keys(), [["message", "bob", 1]]);
+    await mailboxes.append("bob", message("d", clock.now));
+    assert.deepEqual(await keys(), [
+      ["message", "bob", 1],
+      ["message", "bob", 4],
+    ]);
+    await mailboxes.acknowledge("bob", 2);
+    assert.deepEqual(await keys(), [
+      ["message", "bob", 1],
+      ["message", "bob", 4],
+    ], "a chunk stays while one of its messages is unacknowledged");
+    await mailboxes.acknowledge("bob", 3);
+    assert.deepEqual(await keys(), [["message", "bob", 4]]);
+    const opened = await mailboxes.open("bob");
+    assert.deepEqual(opened.messages.map((m) => m.text), ["d"]);
+  });
+});
+
+Deno.test("a message stored alone, not in a list, is read and deleted like a chunk of one", async () => {
+  const kv = await openDatabase(":memory:");
+  try {
+    const old: StoredMessage = { seq: 1, ...message("old", 5) };
+    await kv.set(["message", "bob", 1], old);
+    await kv.set(["mailbox", "bob"], { next: 2, first: 1, expiredUnread: 0 });
+    const committer = new GroupCommitter(kv);
+    const mailboxes = new Mailboxes(kv, committer, {
+      maxStored: 10,
+      ttlMs: DAY,
+      now: () => 5,
+    });
+    const opened = await mailboxes.open("bob");
+    assert.deepEqual(opened.messages, [old]);
+    await mailboxes.acknowledge("bob", 1);
+    assert.equal((await kv.get(["message", "bob", 1])).value, null);
+    await committer.drain();
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("group commit takes deferred writes as they are when their commit starts", async () => {
+  const kv = await openDatabase(":memory:");
+  const committer = new GroupCommitter(kv);
+  const items = [1];
+  const first = committer.write(() => ({
+    writes: [{ key: ["list"], value: [...items] }],
+    bytes: 64,
+  }));
+  items.push(2);
+  await first;
+  items.push(3);
+  assert.deepEqual((await kv.get(["list"])).value, [1, 2]);
+  assert.equal(committer.commits, 1);
+  kv.close();
+});

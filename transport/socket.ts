@@ -17,7 +17,13 @@ import {
 } from "./transport.ts";
 
 const encoder = new TextEncoder();
-const READ_BUFFER_BYTES = 64 * 1024;
+/**
+ * Read buffer sizes. Each waiting read holds its buffer, so 10,000 idle
+ * connections with 64 KiB each would hold 640 MiB: a link starts small and
+ * grows its buffer only when a read fills it (a busy sender).
+ */
+const MIN_READ_BYTES = 2 * 1024;
+const MAX_READ_BYTES = 64 * 1024;
 
 /** A parsed transport address. */
 export type SocketAddress =
@@ -170,12 +176,15 @@ export class SocketLink implements Link {
   }
 
   async #readLoop(): Promise<void> {
-    const buffer = new Uint8Array(READ_BUFFER_BYTES);
+    let buffer = new Uint8Array(MIN_READ_BYTES);
     try {
       while (!this.#closed) {
         const n = await this.#conn.read(buffer);
         if (n === null) return this.#shutdown("eof");
         const frames = this.#decoder.push(buffer.subarray(0, n));
+        if (n === buffer.length && n < MAX_READ_BYTES) {
+          buffer = new Uint8Array(Math.min(4 * n, MAX_READ_BYTES));
+        }
         if (frames.length > 0 && !this.#closed) this.#handler!.onFrames(frames);
       }
     } catch {
