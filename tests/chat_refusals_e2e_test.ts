@@ -142,7 +142,7 @@ Deno.test("a refused registration is reported with the server's reason and exits
     assert.match(
       bob.stderr.lines.join("\n"),
       new RegExp(
-        `^parley chat: cannot log in to ${server.address} as bob: At most 1 new accounts per 600 s from one address; try again in \\d+ s$`,
+        `^parley chat: cannot log in to ${server.address} as bob: At most 1 new account per 600 s from one address; try again in \\d+ s$`,
       ),
     );
   } finally {
