@@ -51,6 +51,77 @@ export interface Name {
   key: string;
 }
 
+// Letters of other scripts that look like a Latin letter, written as the
+// lower-case key has them, each with the Latin letter its upper or lower
+// case resembles. A short list after Unicode's confusables (UTS #39),
+// enough for the usual impersonations: `раураl` for `paypal`.
+const LOOKALIKES: Readonly<Record<string, string>> = {
+  // Cyrillic
+  "а": "a",
+  "в": "b",
+  "е": "e",
+  "ё": "e",
+  "з": "3",
+  "і": "i",
+  "ї": "i",
+  "ј": "j",
+  "к": "k",
+  "м": "m",
+  "н": "h",
+  "о": "o",
+  "р": "p",
+  "с": "c",
+  "т": "t",
+  "у": "y",
+  "х": "x",
+  "ѕ": "s",
+  "һ": "h",
+  "ӏ": "l",
+  "ԁ": "d",
+  "ԛ": "q",
+  "ԝ": "w",
+  "ь": "b",
+  "п": "n",
+  "г": "r",
+  // Greek
+  "α": "a",
+  "β": "b",
+  "γ": "y",
+  "ε": "e",
+  "ζ": "z",
+  "η": "n",
+  "ι": "i",
+  "κ": "k",
+  "μ": "u",
+  "ν": "v",
+  "ο": "o",
+  "ρ": "p",
+  "τ": "t",
+  "υ": "u",
+  "χ": "x",
+  "ω": "w",
+};
+
+/**
+ * What a name looks like: its key with every letter that imitates a Latin
+ * one replaced by that letter. Two names with the same skeleton could be
+ * taken for each other, so only one of them may be registered.
+ *
+ * @example
+ * ```ts
+ * import { nameKey, nameSkeleton } from "./names.ts";
+ * import assert from "node:assert/strict";
+ *
+ * // Cyrillic "ВОВ" and Latin "bob" look the same in capitals.
+ * assert.equal(nameSkeleton(nameKey("ВОВ")), "bob");
+ * ```
+ */
+export function nameSkeleton(key: string): string {
+  let skeleton = "";
+  for (const char of key) skeleton += LOOKALIKES[char] ?? char;
+  return skeleton;
+}
+
 /**
  * The comparison key of a name, without checking it.
  *

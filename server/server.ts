@@ -255,7 +255,15 @@ export async function startServer(
         createdAt: now(),
         lastLoginAt: null,
       });
-      if (!created) {
+      if (!created.created && created.lookalike !== undefined) {
+        return {
+          kind: "refused",
+          code: "name_confusable",
+          text:
+            `The name "${name}" looks like the registered name "${created.lookalike}"; choose another`,
+        };
+      }
+      if (!created.created) {
         return {
           kind: "refused",
           code: "name_taken",

@@ -1,8 +1,11 @@
 /**
- * Registered accounts in KV.
+ * Registered accounts in KV. Besides `["account", key]` each account owns
+ * `["skeleton", skeleton]`, so no two accounts can look alike.
  *
  * @module
  */
+
+import { nameSkeleton } from "../protocol/names.ts";
 
 /** A registered user. */
 export interface Account {
@@ -16,6 +19,12 @@ export interface Account {
   createdAt: number;
   lastLoginAt: number | null;
 }
+
+/** What {@linkcode Accounts.create} did. */
+export type Created =
+  | { created: true }
+  /** The name was taken, or `lookalike` was registered and looks the same. */
+  | { created: false; lookalike?: string };
 
 /** Reads and writes accounts. */
 export class Accounts {
@@ -32,17 +41,27 @@ export class Accounts {
   }
 
   /**
-   * Registers an account unless its key is taken.
-   *
-   * @returns false when someone registered the name first.
+   * Registers an account unless its name, or a name that looks the same
+   * (see `nameSkeleton`), is taken.
    */
-  async create(account: Account): Promise<boolean> {
+  async create(account: Account): Promise<Created> {
     const key = ["account", account.key];
+    const look = ["skeleton", nameSkeleton(account.key)];
     const result = await this.#kv.atomic()
-      .check({ key, versionstamp: null })
+      .check({ key, versionstamp: null }, { key: look, versionstamp: null })
       .set(key, account)
+      .set(look, account.key)
       .commit();
-    return result.ok;
+    if (result.ok) return { created: true };
+    const [mine, alike] = await this.#kv.getMany<[Account, string]>([
+      key,
+      look,
+    ]);
+    if (mine.value === null && alike.value !== null) {
+      const other = await this.find(alike.value);
+      return { created: false, lookalike: other?.name ?? alike.value };
+    }
+    return { created: false };
   }
 
   /** Records a successful login. */

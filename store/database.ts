@@ -8,6 +8,7 @@
  * | `["schema"]` | the schema version, a number |
  * | `["instance"]` | a random id of this database, see {@linkcode databaseInstance} |
  * | `["account", nameKey]` | {@linkcode Account} |
+ * | `["skeleton", skeleton]` | the nameKey of the account that looks like this |
  * | `["mailbox", nameKey]` | the mailbox cursor, see `mailboxes.ts` |
  * | `["message", nameKey, firstSeq]` | stored private messages `firstSeq`, … (a list) |
  *

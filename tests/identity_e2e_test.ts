@@ -139,6 +139,28 @@ Deno.test("server keeps one account per person whatever form the name takes", as
         assert.deepEqual(half.frames.map((f) => f.type), ["auth"]);
       },
     );
+    await t.step(
+      "a name in another script that looks like a registered one is refused",
+      async () => {
+        const c = await connect();
+        await c.send({
+          type: "hello",
+          v: 1,
+          name: "\u0430\u04cf\u0456\u0441\u0435",
+        });
+        await c.waitFor("auth");
+        await c.send({ type: "password", password: "p" });
+        const refusal = await c.waitFor("error");
+        assert.deepEqual(refusal, {
+          type: "error",
+          code: "name_confusable",
+          text:
+            'The name "\u0430\u04cf\u0456\u0441\u0435" looks like the registered name "Alice"; choose another',
+        });
+        assert.equal((await c.login("Alicia", "p")).type, "ready");
+        c.close();
+      },
+    );
   } finally {
     for (const c of clients) c.close();
     await Promise.all(clients.map((c) => c.closed));
