@@ -295,8 +295,13 @@ export class Mailboxes {
     const count = expired.length + cursor.expiredUnread;
     if (expired.length > 0 || cursor.expiredUnread > 0) {
       cursor.expiredUnread = 0;
-      if (messages.length === 0) cursor.first = cursor.next;
-      else cursor.first = Math.max(cursor.first, messages[0].seq);
+      // Only past the expired ones: a message whose commit is still under
+      // way was not listed, and must stay above `first`.
+      const lastExpired = expired.length > 0 ? expired[expired.length - 1] : 0;
+      cursor.first = Math.max(
+        cursor.first,
+        messages.length > 0 ? messages[0].seq : lastExpired + 1,
+      );
       await this.#delete(key, cursor);
     }
     return { messages, expired: count };

@@ -202,3 +202,45 @@ Deno.test("group commit takes deferred writes as they are when their commit star
   assert.equal(committer.commits, 1);
   kv.close();
 });
+
+/** A committer whose writes wait while `held` is set. */
+class HeldCommitter extends GroupCommitter {
+  held = false;
+  #release = Promise.withResolvers<void>();
+
+  override write(...args: Parameters<GroupCommitter["write"]>) {
+    if (!this.held) return super.write(...args);
+    return this.#release.promise.then(() => super.write(...args));
+  }
+
+  release(): void {
+    this.held = false;
+    this.#release.resolve();
+  }
+}
+
+Deno.test("dropping expired messages keeps a message whose commit is under way", async () => {
+  const kv = await openDatabase(":memory:");
+  const clock = { now: 1_000 * DAY };
+  const committer = new HeldCommitter(kv);
+  const mailboxes = new Mailboxes(kv, committer, {
+    maxStored: 1000,
+    ttlMs: DAY,
+    now: () => clock.now,
+  });
+  await mailboxes.append("bob", message("old", clock.now));
+  clock.now += 2 * DAY;
+  committer.held = true;
+  const appending = mailboxes.append("bob", message("new", clock.now));
+  const opening = mailboxes.open("bob");
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  committer.release();
+  const opened = await opening;
+  await appending;
+  assert.equal(opened.expired, 1);
+  assert.deepEqual(opened.messages, [], "listed before its commit");
+  const later = await mailboxes.open("bob");
+  assert.deepEqual(later.messages.map((m) => m.text), ["new"]);
+  await committer.drain();
+  kv.close();
+});
