@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
-import { RawClient } from "./support/raw_client.ts";
-import { ServerProcess } from "./support/processes.ts";
+import { withServer } from "./support/server_fixture.ts";
 
 Deno.test("server limits password guessing, registration floods and message floods", async (t) => {
-  const dir = await Deno.makeTempDir();
-  const server = await ServerProcess.start(dir, [
+  await withServer([
     "--login-failures",
     "3",
     "--login-cooldown",
@@ -17,14 +15,7 @@ Deno.test("server limits password guessing, registration floods and message floo
     "5",
     "--rate-burst",
     "5",
-  ]);
-  const clients: RawClient[] = [];
-  const connect = async () => {
-    const client = await RawClient.connect(server.port);
-    clients.push(client);
-    return client;
-  };
-  try {
+  ], async ({ server, connect, clients }) => {
     const bob = await connect();
     assert.equal((await bob.login("bob", "owner-pw")).type, "ready");
     await bob.send({ type: "bye" });
@@ -141,11 +132,5 @@ Deno.test("server limits password guessing, registration floods and message floo
         assert.equal((await sender.next("accepted", later)).id, "after");
       },
     );
-  } finally {
-    for (const c of clients) c.close();
-    await Promise.all(clients.map((c) => c.closed));
-    const status = await server.stop();
-    assert.equal(status.code, 0, server.stderr.lines.join("\n"));
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -1,26 +1,17 @@
 import assert from "node:assert/strict";
-import { RawClient } from "./support/raw_client.ts";
-import { ServerProcess } from "./support/processes.ts";
+import { withServer } from "./support/server_fixture.ts";
 
 Deno.test("server keeps one account per person whatever form the name takes", async (t) => {
-  const dir = await Deno.makeTempDir();
-  const server = await ServerProcess.start(dir);
-  const clients: RawClient[] = [];
-  const connect = async () => {
-    const client = await RawClient.connect(server.port);
-    clients.push(client);
-    return client;
-  };
-  const authFor = async (name: string) => {
-    const c = await connect();
-    await c.send({ type: "hello", v: 1, name });
-    const answer = await c.waitFor((f) =>
-      f.type === "auth" || f.type === "error"
-    );
-    c.close();
-    return answer;
-  };
-  try {
+  await withServer([], async ({ connect }) => {
+    const authFor = async (name: string) => {
+      const c = await connect();
+      await c.send({ type: "hello", v: 1, name });
+      const answer = await c.waitFor((f) =>
+        f.type === "auth" || f.type === "error"
+      );
+      c.close();
+      return answer;
+    };
     for (const [name, password] of [["Alice", "a"], ["Zoë", "z"]]) {
       const c = await connect();
       assert.equal((await c.login(name, password)).type, "ready");
@@ -161,11 +152,5 @@ Deno.test("server keeps one account per person whatever form the name takes", as
         c.close();
       },
     );
-  } finally {
-    for (const c of clients) c.close();
-    await Promise.all(clients.map((c) => c.closed));
-    const status = await server.stop();
-    assert.equal(status.code, 0, server.stderr.lines.join("\n"));
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -1,20 +1,11 @@
 import assert from "node:assert/strict";
-import { RawClient } from "./support/raw_client.ts";
-import { ServerProcess } from "./support/processes.ts";
+import { withServer } from "./support/server_fixture.ts";
 
 const encoder = new TextEncoder();
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 Deno.test("server reads any bad wire input as documented and stays up", async (t) => {
-  const dir = await Deno.makeTempDir();
-  const server = await ServerProcess.start(dir);
-  const clients: RawClient[] = [];
-  const connect = async () => {
-    const client = await RawClient.connect(server.port);
-    clients.push(client);
-    return client;
-  };
-  try {
+  await withServer([], async ({ connect, clients }) => {
     const bob = await connect();
     assert.equal((await bob.login("bob", "pw")).type, "ready");
 
@@ -171,11 +162,5 @@ Deno.test("server reads any bad wire input as documented and stays up", async (t
     await t.step("the server never sent a line that is not JSON", () => {
       for (const c of clients) assert.deepEqual(c.garbage, []);
     });
-  } finally {
-    for (const c of clients) c.close();
-    await Promise.all(clients.map((c) => c.closed));
-    const status = await server.stop();
-    assert.equal(status.code, 0, server.stderr.lines.join("\n"));
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
