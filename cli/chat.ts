@@ -104,20 +104,25 @@ function unattendedPasswords(password?: string): PasswordSource {
 
 /**
  * Passwords typed at the terminal, hidden; twice for a new account. A
- * configured password is tried first.
+ * configured password is tried first at every login (a later `HI` too)
+ * until the server refuses it once.
  */
 function typedPasswords(
   terminal: Terminal,
   show: (event: ChatEvent) => void,
   configured?: string,
 ): PasswordSource {
-  let tryConfigured = configured !== undefined;
+  let useConfigured = configured !== undefined;
+  let gaveConfigured = false;
   return async ({ mode, name, error, signal }) => {
-    if (error !== undefined) show(notice("wrong_password", error));
-    else if (tryConfigured) {
-      tryConfigured = false;
+    if (error !== undefined) {
+      if (gaveConfigured) useConfigured = false;
+      show(notice("wrong_password", error));
+    } else if (useConfigured) {
+      gaveConfigured = true;
       return configured!;
     }
+    gaveConfigured = false;
     if (mode === "login") {
       return await terminal.question(`password for ${name}: `, true, signal);
     }

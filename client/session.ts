@@ -162,7 +162,7 @@ export class Session {
   // Key of this account on this server database in `#seen`.
   #seenKey = "";
   // Private messages of the replay announced by `ready.stored` still to
-  // come, and how many of them were already shown before.
+  // come, and how many of them are new (0 until the first new one).
   #replayLeft = 0;
   #replayShown = 0;
   #name: string;
@@ -563,6 +563,10 @@ export class Session {
     const wasReady = this.#state === "ready";
     this.#state = "closed";
     this.#stopTimer();
+    if (this.#paceTimer !== undefined) {
+      this.#timers.clearTimeout(this.#paceTimer);
+      this.#paceTimer = undefined;
+    }
     if (this.#loginResult) {
       this.#failLogin(LOST);
     } else if (wasReady && !this.#endExplained) {
@@ -604,10 +608,6 @@ export class Session {
   #stopTimer(): void {
     if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#state !== "ready" && this.#paceTimer !== undefined) {
-      this.#timers.clearTimeout(this.#paceTimer);
-      this.#paceTimer = undefined;
-    }
   }
 
   #armLoginTimer(): void {

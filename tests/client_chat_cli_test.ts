@@ -297,6 +297,13 @@ Deno.test("parley chat exits 2 naming a bad flag", async () => {
   assert.match(bad.stderr, /^parley chat: .*'--server <host:port>'.*"nowhere"/);
   assert.equal(bad.stderr.trimEnd().split("\n").length, 1);
 
+  const portZero = await chat(["--name", "alice", "--server", "h:0"], "");
+  assert.equal(portZero.code, 2);
+  assert.match(
+    portZero.stderr,
+    /'--server <host:port>'.*Expected host:port with a port from 1 to 65535, found "h:0"/,
+  );
+
   const noName = await chat([], "");
   assert.equal(noName.code, 2);
   assert.match(noName.stderr, /'--name <name>' is required/);
