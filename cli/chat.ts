@@ -12,16 +12,23 @@
 
 import { InvalidArgumentError } from "commander";
 import { ChatClient } from "../client/chat_client.ts";
-import { LineJoiner, parseCommand } from "../client/commands.ts";
+import {
+  checkServerAddress,
+  LineJoiner,
+  parseCommand,
+} from "../client/commands.ts";
 import { type ChatEvent, notice } from "../client/events.ts";
 import { formatEvent } from "../client/format.ts";
 import type { PasswordSource } from "../client/session.ts";
 import { Terminal } from "../client/terminal.ts";
 import { checkName } from "../protocol/names.ts";
-import { parseAddress, SocketTransport } from "../transport/socket.ts";
+import { SocketTransport } from "../transport/socket.ts";
 import { EXIT_USAGE, newCommand, parseArgs, UsageExit } from "./args.ts";
 
-/** Exit status when connecting or logging in fails without a terminal. */
+/**
+ * Exit status when connecting or logging in fails without a terminal, or
+ * a message was not accepted.
+ */
 export const EXIT_FAILURE = 1;
 
 /** The environment variable holding the password for piped input. */
@@ -45,11 +52,8 @@ function nameFlag(value: string): string {
 }
 
 function serverFlag(value: string): string {
-  try {
-    parseAddress(value);
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message);
-  }
+  const problem = checkServerAddress(value);
+  if (problem) throw new InvalidArgumentError(`Expected ${problem}`);
   return value;
 }
 
@@ -100,20 +104,25 @@ function unattendedPasswords(password?: string): PasswordSource {
 
 /**
  * Passwords typed at the terminal, hidden; twice for a new account. A
- * configured password is tried first.
+ * configured password is tried first at every login (a later `HI` too)
+ * until the server refuses it once.
  */
 function typedPasswords(
   terminal: Terminal,
   show: (event: ChatEvent) => void,
   configured?: string,
 ): PasswordSource {
-  let tryConfigured = configured !== undefined;
+  let useConfigured = configured !== undefined;
+  let gaveConfigured = false;
   return async ({ mode, name, error, signal }) => {
-    if (error !== undefined) show(notice("wrong_password", error));
-    else if (tryConfigured) {
-      tryConfigured = false;
+    if (error !== undefined) {
+      if (gaveConfigured) useConfigured = false;
+      show(notice("wrong_password", error));
+    } else if (useConfigured) {
+      gaveConfigured = true;
       return configured!;
     }
+    gaveConfigured = false;
     if (mode === "login") {
       return await terminal.question(`password for ${name}: `, true, signal);
     }
@@ -152,7 +161,8 @@ async function askName(terminal: Terminal): Promise<string | null> {
  * Runs `parley chat` with the arguments after the subcommand name.
  *
  * @returns The exit status: 0 after QUIT or the end of input, 1 when
- * connecting or logging in failed with piped input, 2 for bad flags.
+ * connecting or logging in failed with piped input, or a piped message
+ * was not accepted, 2 for bad flags.
  * @throws {UsageExit} For bad flags, `--help` and `--version`.
  */
 export async function main(args: string[]): Promise<number> {
@@ -231,6 +241,18 @@ async function run(
     return true;
   };
 
+  // A script learns from the status whether every message went through.
+  const finalStatus = (): number => {
+    const failed = client.unaccepted;
+    if (terminal.interactive || failed === 0) return 0;
+    console.error(
+      `parley chat: ${failed} ${
+        failed === 1 ? "message was" : "messages were"
+      } not accepted`,
+    );
+    return EXIT_FAILURE;
+  };
+
   const loop = async (): Promise<number> => {
     const commands = flags.server === undefined ? [] : [`HI ${flags.server}`];
     while (true) {
@@ -241,13 +263,13 @@ async function run(
         // Ctrl-D is QUIT; piped input first waits for the server's answers.
         if (terminal.interactive) await client.leave();
         else await client.finish();
-        return 0;
+        return finalStatus();
       }
       const input = joiner.push(line);
       if (input === undefined) continue;
       const outcome = await client.execute(parseCommand(input));
       if (interrupted) return await stop;
-      if (outcome === "quit") return 0;
+      if (outcome === "quit") return finalStatus();
       if (typeof outcome === "object") {
         if (!terminal.interactive) {
           console.error(`parley chat: ${outcome.failed}`);

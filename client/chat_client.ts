@@ -1,7 +1,8 @@
 /**
  * The chat client without its terminal: carries out typed commands by
  * opening, using and leaving {@linkcode Session}s, one at a time, and
- * remembers across them which messages were already shown.
+ * remembers across them which messages were already shown and how many
+ * messages were not accepted.
  *
  * @module
  */
@@ -56,9 +57,11 @@ const NOT_CONNECTED = "not connected; type HI host:port first";
  */
 export class ChatClient {
   readonly #options: ChatClientOptions;
-  // Highest seq shown per server and account, for the life of the process.
+  // Highest seq shown per server, account and database, for the life of
+  // the process.
   readonly #seen = new Map<string, number>();
   #session?: Session;
+  #unaccepted = 0;
 
   /** @param options See {@linkcode ChatClientOptions}. */
   constructor(options: ChatClientOptions) {
@@ -82,9 +85,20 @@ export class ChatClient {
   }
 
   /**
+   * Messages given to {@linkcode execute} so far that the server did not
+   * accept: refused, never confirmed before the connection ended, or not
+   * sent at all (no connection, too long, still waiting their turn when
+   * the connection ended).
+   */
+  get unaccepted(): number {
+    return this.#unaccepted;
+  }
+
+  /**
    * Carries out one command. Resolves when it is done: a `HI` once logged
    * in or failed, `BYE` and `QUIT` once the server said goodbye (or the
-   * wait ran out), a message as soon as it is sent.
+   * wait ran out), a message once it is sent: at once, or when the
+   * session's pacing lets it go (see {@linkcode Session.flushed}).
    */
   async execute(command: Command): Promise<Outcome> {
     const emit = this.#options.onEvent;
@@ -93,10 +107,18 @@ export class ChatClient {
         const result = await this.connect(command.address);
         return result.ok ? "continue" : { failed: result.reason };
       }
-      case "send":
-        if (!this.session) emit(notice("not_connected", NOT_CONNECTED));
-        else this.session.send(command.to, command.text);
+      case "send": {
+        const session = this.session;
+        if (!session) {
+          this.#unaccepted++;
+          emit(notice("not_connected", NOT_CONNECTED));
+        } else if (session.send(command.to, command.text) === undefined) {
+          this.#unaccepted++;
+        } else {
+          await session.flushed();
+        }
         return "continue";
+      }
       case "who":
         if (!this.session) emit(notice("not_connected", NOT_CONNECTED));
         else this.session.who();
@@ -125,8 +147,13 @@ export class ChatClient {
    * @returns The login result; a failure's reason names the address.
    */
   async connect(address: string): Promise<LoginResult> {
-    await this.leave();
     const options = this.#options;
+    if (this.#session) {
+      options.onEvent(
+        notice("leaving", `leaving ${this.#session.address}`),
+      );
+      await this.leave();
+    }
     let link;
     try {
       link = await options.transport.connect(address);
@@ -149,6 +176,12 @@ export class ChatClient {
         // prompt drawn after the event is already the right one.
         if (event.event === "disconnected" && this.#session === session) {
           this.#session = undefined;
+        }
+        if (
+          event.event === "notice" &&
+          (event.refused !== undefined || event.code === "unconfirmed")
+        ) {
+          this.#unaccepted++;
         }
         options.onEvent(event);
       },

@@ -1,6 +1,7 @@
 /**
  * The commands a `parley chat` user types, and how lines ending in `\`
- * join into one multi-line input.
+ * join into one multi-line input (`\\` at the end keeps one `\` and ends
+ * the message).
  *
  * ```text
  * HI host:port     connect to a server and log in
@@ -43,7 +44,8 @@ export const HELP_TEXT = [
   "BYE             leave the server",
   "QUIT            leave and exit",
   "HELP            show this list",
-  "end a line with \\ to continue the message on the next line",
+  "end a line with \\ to continue the message on the next line,",
+  "or with \\\\ to end the message with one \\",
 ].join("\n");
 
 const SUMMARY =
@@ -75,6 +77,38 @@ function parseSend(input: string): Command {
     return invalid(`expected a message after "@${to}", found nothing`);
   }
   return { kind: "send", to: to.toLowerCase() === "all" ? "all" : to, text };
+}
+
+/**
+ * Checks an address to connect to: `host:port` with a port from 1 to
+ * 65535 (0 only makes sense for listening), or `unix:PATH`.
+ *
+ * @returns Undefined when it will do, else what was expected and found,
+ * as in `host:port with a port from 1 to 65535, found "h:0"`.
+ *
+ * @example
+ * ```ts
+ * import { checkServerAddress } from "./commands.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(checkServerAddress("127.0.0.1:1998"), undefined);
+ * assert.equal(
+ *   checkServerAddress("127.0.0.1:0"),
+ *   'host:port with a port from 1 to 65535, found "127.0.0.1:0"',
+ * );
+ * ```
+ */
+export function checkServerAddress(address: string): string | undefined {
+  let port: number | undefined;
+  try {
+    const parsed = parseAddress(address);
+    if (parsed.transport === "unix") return undefined;
+    port = parsed.port;
+  } catch {
+    // Reported below.
+  }
+  if (port !== undefined && port >= 1) return undefined;
+  return `host:port with a port from 1 to 65535, found "${address}"`;
 }
 
 /**
@@ -115,15 +149,8 @@ export function parseCommand(input: string): Command {
           }`,
         );
       }
-      try {
-        parseAddress(rest[0]);
-      } catch {
-        return invalid(
-          `expected HI host:port with a port from 0 to 65535, found "${
-            rest[0]
-          }"`,
-        );
-      }
+      const problem = checkServerAddress(rest[0]);
+      if (problem) return invalid(`expected HI ${problem}`);
       return { kind: "hi", address: rest[0] };
     }
     case "WHO":
@@ -140,8 +167,10 @@ export function parseCommand(input: string): Command {
 }
 
 /**
- * Joins lines that end in `\` with the line after them. The `\` is
- * removed and a line break joins the lines.
+ * Joins lines that end in `\` with the line after them. A line ending in
+ * an odd number of backslashes continues: the last one is removed and a
+ * line break joins the lines. An even number ends the input, the final
+ * pair becoming one backslash, so `\\` ends a message with a literal `\`.
  *
  * @example
  * ```ts
@@ -152,6 +181,7 @@ export function parseCommand(input: string): Command {
  * assert.equal(joiner.push("@bob first\\"), undefined);
  * assert.equal(joiner.continuing, true);
  * assert.equal(joiner.push("second"), "@bob first\nsecond");
+ * assert.equal(joiner.push("@bob C:\\\\"), "@bob C:\\");
  * ```
  */
 export class LineJoiner {
@@ -165,15 +195,17 @@ export class LineJoiner {
   /**
    * Adds one line.
    *
-   * @returns The whole input once a line does not end in `\`, otherwise
-   * undefined.
+   * @returns The whole input once a line does not end in an odd number
+   * of `\`, otherwise undefined.
    */
   push(line: string): string | undefined {
-    if (line.endsWith("\\")) {
+    const backslashes = line.length - line.replace(/\\+$/, "").length;
+    if (backslashes % 2 === 1) {
       this.#parts.push(line.slice(0, -1));
       return undefined;
     }
-    const whole = [...this.#parts, line].join("\n");
+    const last = backslashes > 0 ? line.slice(0, -1) : line;
+    const whole = [...this.#parts, last].join("\n");
     this.#parts = [];
     return whole;
   }

@@ -24,7 +24,12 @@
  * (the server stopped answering pings). `notice.code` is a server error
  * code for server errors, otherwise one of {@linkcode NoticeCode}; a
  * refused `send` (`no_such_user`, `rate_limited`, `mailbox_full`…) carries
- * `refused`: the id, recipient and text of the message that was not sent.
+ * `refused`: the id, recipient and text of the message that was not sent,
+ * as does `not_sent`, a message still waiting for its turn (the client
+ * paces itself to the server's rate limit) when the connection ended.
+ * `connected.stored` is what the server is about to replay; the notice
+ * `stored_messages` comes just before the first of them actually shown
+ * (none when this client had shown them all before a reconnect).
  *
  * @module
  */
@@ -120,6 +125,15 @@ export type NoticeCode =
   | "cancelled"
   /** A sent message the server never confirmed before the link ended. */
   | "unconfirmed"
+  /** A message still waiting to be sent (rate limit) when the link ended. */
+  | "not_sent"
+  /**
+   * `N messages arrived while you were away`: given just before the first
+   * stored message shown after a login; N counts those not shown before.
+   */
+  | "stored_messages"
+  /** `HI` while connected: the current server is left first. */
+  | "leaving"
   /** A frame from the server this client cannot read. */
   | "bad_server_frame";
 

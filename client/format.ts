@@ -188,10 +188,8 @@ export function formatEvent(
       if (event.registered) {
         lines.push(`${NOTICE}registered new account ${event.name}`);
       }
-      if (event.stored > 0) {
-        const what = plural(event.stored, "message", "messages");
-        lines.push(`${NOTICE}${what} arrived while you were away`);
-      }
+      // The stored ones are announced by a `stored_messages` notice once
+      // the first of them not shown before arrives.
       if (event.expired > 0) {
         const what = plural(event.expired, "message", "messages");
         lines.push(`${NOTICE}${what} expired unread`);

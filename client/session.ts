@@ -4,6 +4,11 @@
  * received ones without duplicates, and noticing a server that stopped
  * answering.
  *
+ * Sends are paced: at most {@linkcode MAX_UNANSWERED_SENDS} messages or
+ * {@linkcode MAX_UNANSWERED_BYTES} wait for the server's answer at any
+ * time, and no faster than the rate the server announced in `ready`.
+ * Messages beyond that wait in the session until they may go.
+ *
  * A session knows nothing about terminals. It reports what happens as
  * {@linkcode ChatEvent}s and asks for passwords through a callback; its
  * timers are injected so tests can run it on fake time.
@@ -27,6 +32,7 @@ import { nameKey } from "../protocol/names.ts";
 import type { CloseCause, Inbound, Link } from "../transport/transport.ts";
 import { VERSION } from "../version.ts";
 import { type EventSink, notice } from "./events.ts";
+import { SendPacer } from "./pacer.ts";
 import {
   systemTimers,
   type TimerHandle,
@@ -79,9 +85,10 @@ export interface SessionOptions {
   /** Asked whenever the server wants a password. */
   password: PasswordSource;
   /**
-   * Highest `seq` shown so far per server and account. Share one map
-   * between the sessions of a process so a reconnect shows nothing twice.
-   * Default: a map of this session's own.
+   * Highest `seq` shown so far per server address, account and server
+   * database (`ready.instance`). Share one map between the sessions of a
+   * process so a reconnect shows nothing twice. Default: a map of this
+   * session's own.
    */
   seen?: Map<string, number>;
   /** Default: the runtime's timers. */
@@ -93,9 +100,23 @@ export interface SessionOptions {
   loginTimeoutMs?: number;
 }
 
+/** Most `send` frames written and not yet answered by the server. */
+export const MAX_UNANSWERED_SENDS = 64;
+
+/**
+ * Most bytes of `send` frames written and not yet answered by the server.
+ * A single larger frame may still go when nothing else is unanswered.
+ */
+export const MAX_UNANSWERED_BYTES = 256 * 1024;
+
 interface PendingSend {
+  id: string;
   to: string;
   text: string;
+  /** The frame as written. */
+  line: string;
+  /** Its size in bytes. */
+  bytes: number;
 }
 
 const LOST = "connection to the server was lost";
@@ -130,7 +151,20 @@ export class Session {
   readonly #seen: Map<string, number>;
   readonly #timers: Timers;
   readonly #loginTimeoutMs: number;
+  // Sent, awaiting `accepted` or `error`.
   readonly #pending = new Map<string, PendingSend>();
+  #pendingBytes = 0;
+  // Not sent yet: waiting for room or for the rate limit.
+  readonly #outbox: PendingSend[] = [];
+  #pacer?: SendPacer;
+  #paceTimer: TimerHandle;
+  #flushWaiters: Array<() => void> = [];
+  // Key of this account on this server database in `#seen`.
+  #seenKey = "";
+  // Private messages of the replay announced by `ready.stored` still to
+  // come, and how many of them are new (0 until the first new one).
+  #replayLeft = 0;
+  #replayShown = 0;
   #name: string;
   #state: SessionState = "login";
   // Login sub-state: waiting for the server, or for the password source.
@@ -147,6 +181,8 @@ export class Session {
   #pingTimeoutMs = 0;
   // Set once the user will have been told why the link ended.
   #endExplained = false;
+  // Set once `bye` is said: nothing more is sent.
+  #leaving = false;
 
   /** @param options See {@linkcode SessionOptions}. */
   constructor(options: SessionOptions) {
@@ -196,8 +232,9 @@ export class Session {
   }
 
   /**
-   * Sends a message to a user or to `all`. Its echo is reported when the
-   * server accepts it.
+   * Sends a message to a user or to `all`, at once or, when too much is
+   * unanswered or the rate limit says so, later: {@linkcode flushed}
+   * tells when. Its echo is reported when the server accepts it.
    *
    * @returns The id given to the message, or undefined when it was not
    * sent (not logged in, or the text is too long: a notice says so).
@@ -213,9 +250,20 @@ export class Session {
       return undefined;
     }
     const id = String(this.#nextId++);
-    this.#pending.set(id, { to, text });
-    this.#write({ type: "send", id, to, text });
+    const line = JSON.stringify({ type: "send", id, to, text });
+    this.#outbox.push({ id, to, text, line, bytes: utf8Length(line) + 1 });
+    this.#pump();
     return id;
+  }
+
+  /**
+   * Resolves once every message given to {@linkcode send} has been
+   * written to the connection, or the session is closed. Wait for it
+   * before sending more to keep what waits in memory bounded.
+   */
+  flushed(): Promise<void> {
+    if (this.#outbox.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#flushWaiters.push(resolve));
   }
 
   /**
@@ -231,8 +279,9 @@ export class Session {
   }
 
   /**
-   * Resolves once the server has answered every `send` and `who` made so
-   * far, or the session is closed.
+   * Resolves once every message given to {@linkcode send} has been sent
+   * and the server has answered it and every `who`, or the session is
+   * closed.
    */
   settled(): Promise<void> {
     if (this.#isSettled()) return Promise.resolve();
@@ -249,6 +298,7 @@ export class Session {
     if (this.#state === "closed") return;
     // The server's bye, or its silence, is reason enough to close.
     this.#endExplained = true;
+    this.#leaving = true;
     this.#stopTimer();
     this.#write({ type: "bye" });
     await waitAtMost(this.#timers, graceMs, this.closed);
@@ -372,6 +422,19 @@ export class Session {
     this.#name = frame.name;
     this.#pingIntervalMs = Math.max(1, frame.pingInterval) * 1000;
     this.#pingTimeoutMs = Math.max(1, frame.pingTimeout) * 1000;
+    // A server without `instance` or `rateLimit` predates them: one
+    // database as far as the client can tell, and no announced limit.
+    this.#seenKey = `${this.address}|${nameKey(frame.name)}|${
+      typeof frame.instance === "string" ? frame.instance : ""
+    }`;
+    if (typeof frame.rateLimit === "number" && frame.rateLimit > 0) {
+      this.#pacer = new SendPacer(
+        frame.rateLimit,
+        frame.rateBurst > 0 ? frame.rateBurst : 1,
+        () => this.#timers.now(),
+      );
+    }
+    this.#replayLeft = frame.stored ?? 0;
     this.#emit({
       event: "connected",
       server: this.address,
@@ -406,8 +469,21 @@ export class Session {
       });
       return undefined;
     }
-    const key = `${this.address}|${nameKey(this.#name)}`;
+    const key = this.#seenKey;
+    const replayed = this.#replayLeft > 0;
+    if (replayed) this.#replayLeft--;
     if (frame.seq > (this.#seen.get(key) ?? -1)) {
+      if (replayed && this.#replayShown === 0) {
+        // Replayed in seq order: the ones already shown came first, and
+        // every one from here on is new.
+        this.#replayShown = this.#replayLeft + 1;
+        this.#emit(notice(
+          "stored_messages",
+          `${this.#replayShown} ${
+            this.#replayShown === 1 ? "message" : "messages"
+          } arrived while you were away`,
+        ));
+      }
       this.#emit({
         event: "message",
         ts: frame.ts,
@@ -453,9 +529,8 @@ export class Session {
   }
 
   #onAccepted(frame: AcceptedFrame): void {
-    const sent = this.#pending.get(frame.id);
+    const sent = this.#answered(frame.id);
     if (!sent) return;
-    this.#pending.delete(frame.id);
     // A broadcast comes back as a msg to all; that is its echo.
     if (frame.status === "broadcast" || sent.to === "all") return;
     this.#emit({
@@ -470,14 +545,11 @@ export class Session {
   }
 
   #onError(frame: ErrorFrame): void {
-    const sent = frame.id === undefined
-      ? undefined
-      : this.#pending.get(frame.id);
+    const sent = frame.id === undefined ? undefined : this.#answered(frame.id);
     if (frame.id === undefined || !sent) {
       this.#emit(notice(frame.code, frame.text));
       return;
     }
-    this.#pending.delete(frame.id);
     // Several refusals in a row (a rate limit) read alike: say which
     // message each one is about.
     this.#emit({
@@ -491,6 +563,10 @@ export class Session {
     const wasReady = this.#state === "ready";
     this.#state = "closed";
     this.#stopTimer();
+    if (this.#paceTimer !== undefined) {
+      this.#timers.clearTimeout(this.#paceTimer);
+      this.#paceTimer = undefined;
+    }
     if (this.#loginResult) {
       this.#failLogin(LOST);
     } else if (wasReady && !this.#endExplained) {
@@ -503,6 +579,14 @@ export class Session {
       ));
     }
     this.#pending.clear();
+    this.#pendingBytes = 0;
+    for (const unsent of this.#outbox.splice(0)) {
+      this.#emit({
+        ...notice("not_sent", "the connection ended before it could be sent"),
+        refused: { id: unsent.id, to: unsent.to, text: unsent.text },
+      });
+    }
+    this.#checkFlushed();
     this.#whoWaiting = 0;
     this.#checkSettled();
     this.#closedResolve();
@@ -568,6 +652,53 @@ export class Session {
     this.#link.close();
   }
 
+  // ---- sending ---------------------------------------------------------
+
+  /** Writes what waits in the outbox as far as room and rate allow. */
+  #pump(): void {
+    while (
+      this.#state === "ready" && !this.#leaving &&
+      this.#outbox.length > 0 && this.#paceTimer === undefined
+    ) {
+      const next = this.#outbox[0];
+      const busy = this.#pending.size;
+      if (
+        busy >= MAX_UNANSWERED_SENDS ||
+        (busy > 0 && this.#pendingBytes + next.bytes > MAX_UNANSWERED_BYTES)
+      ) {
+        break; // An answer will make room.
+      }
+      const wait = this.#pacer?.take() ?? 0;
+      if (wait > 0) {
+        this.#paceTimer = this.#timers.setTimeout(() => {
+          this.#paceTimer = undefined;
+          this.#pump();
+        }, wait);
+        break;
+      }
+      this.#outbox.shift();
+      this.#pending.set(next.id, next);
+      this.#pendingBytes += next.bytes;
+      this.#link.send(next.line);
+    }
+    this.#checkFlushed();
+  }
+
+  /** Takes an answered send off the unanswered ones; makes room. */
+  #answered(id: string): PendingSend | undefined {
+    const sent = this.#pending.get(id);
+    if (!sent) return undefined;
+    this.#pending.delete(id);
+    this.#pendingBytes -= sent.bytes;
+    this.#pump();
+    return sent;
+  }
+
+  #checkFlushed(): void {
+    if (this.#outbox.length > 0 && this.#state !== "closed") return;
+    for (const resolve of this.#flushWaiters.splice(0)) resolve();
+  }
+
   // ---- helpers ---------------------------------------------------------
 
   #write(frame: ClientFrame): void {
@@ -580,7 +711,8 @@ export class Session {
 
   #isSettled(): boolean {
     return this.#state === "closed" ||
-      (this.#pending.size === 0 && this.#whoWaiting === 0);
+      (this.#pending.size === 0 && this.#outbox.length === 0 &&
+        this.#whoWaiting === 0);
   }
 
   #checkSettled(): void {

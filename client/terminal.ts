@@ -67,6 +67,8 @@ class MutableOutput extends Writable {
 interface ReadlineInternals {
   line: string;
   historySize: number;
+  /** The cursor's row below the prompt's first row at the last redraw. */
+  prevRows?: number;
   history?: string[];
   _ttyWrite?: (s: string, key: { ctrl?: boolean; name?: string }) => void;
 }
@@ -224,7 +226,8 @@ export class Terminal {
 
   /**
    * Prints whole lines. On a terminal they appear above the prompt and
-   * the half-typed line, which are drawn again below them.
+   * the half-typed line, which are drawn again below them, the cursor
+   * where it was in the line.
    */
   print(lines: string[]): void {
     if (lines.length === 0) return;
@@ -233,12 +236,30 @@ export class Terminal {
       writeStdout(text);
       return;
     }
-    writeStdout("\r\x1b[2K" + text);
+    writeStdout(this.#clearPrompt() + text);
     this.#lineOpen = false;
     if (!this.#reading) return;
     this.#lineOpen = true;
-    if (this.#hidden) writeStdout(this.#question ?? "");
-    else this.#rl.prompt(true);
+    if (this.#hidden) {
+      writeStdout(this.#question ?? "");
+      return;
+    }
+    // Readline redraws from the row it last left the cursor on; the
+    // cursor is now at the start of a fresh row.
+    (this.#rl as unknown as ReadlineInternals).prevRows = 0;
+    this.#rl.prompt(true);
+  }
+
+  /**
+   * The control sequence that takes the cursor to the start of the
+   * prompt and erases it and the typed line, however many rows the line
+   * wraps over (the terminal's width is readline's `columns`), and
+   * everything below.
+   */
+  #clearPrompt(): string {
+    if (!this.#lineOpen || !this.#reading || this.#hidden) return "\r\x1b[2K";
+    const rows = this.#rl.getCursorPos().rows;
+    return (rows > 0 ? `\x1b[${rows}A` : "") + "\r\x1b[0J";
   }
 
   /** Stops reading and gives the terminal back as it was. */

@@ -1,6 +1,6 @@
 /**
- * The timers the chat client runs on, behind an interface so tests can
- * drive time by hand.
+ * The timers and the clock the chat client runs on, behind an interface
+ * so tests can drive time by hand.
  *
  * @module
  */
@@ -11,12 +11,14 @@
  */
 export type TimerHandle = unknown;
 
-/** Starts and stops one-shot timers. */
+/** Starts and stops one-shot timers, and tells the time. */
 export interface Timers {
   /** Calls `fn` once after `ms` milliseconds; returns a handle. */
   setTimeout(fn: () => void, ms: number): TimerHandle;
   /** Stops a timer; a handle already fired or cleared is ignored. */
   clearTimeout(handle: TimerHandle): void;
+  /** Milliseconds on a clock that never goes back. */
+  now(): number;
 }
 
 /** The real timers of the runtime. */
@@ -24,6 +26,7 @@ export const systemTimers: Timers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) =>
     clearTimeout(handle as ReturnType<typeof setTimeout>),
+  now: () => performance.now(),
 };
 
 /**

@@ -45,7 +45,7 @@ async function register(
   assert.equal((await client.exit()).code, 0);
 }
 
-Deno.test("parley chat with input from a file runs every line, waits for the answers and exits 0", async () => {
+Deno.test("parley chat with input from a file runs every line, waits for the answers and exits 1 for the refused message", async () => {
   const [dir, cleanup] = await tempDir();
   const server = await ServerProcess.start(dir);
   try {
@@ -64,8 +64,8 @@ Deno.test("parley chat with input from a file runs every line, waits for the ans
       ].join("\n") + "\n",
     );
     const result = await chatFromFile(file, "pw-alice", ["--name", "alice"]);
-    assert.equal(result.stderr, "");
-    assert.equal(result.code, 0);
+    assert.equal(result.stderr, "parley chat: 1 message was not accepted\n");
+    assert.equal(result.code, 1);
     const lines = result.stdout.map(untimed);
     assert.deepEqual(lines.slice(0, 2), [
       `*** connected to ${server.address} as alice`,
@@ -98,32 +98,93 @@ Deno.test("parley chat with input from a file runs every line, waits for the ans
   }
 });
 
-Deno.test("a rate-limited send is shown naming the message that was not sent", async () => {
+Deno.test("a piped client paces itself to the server's rate limit and is never refused", async () => {
   const [dir, cleanup] = await tempDir();
   const server = await ServerProcess.start(dir, [
     "--rate-limit",
-    "1",
+    "20",
     "--rate-burst",
-    "1",
+    "5",
   ]);
   try {
     const alice = chat("alice", "pw", "--server", server.address);
-    await alice.stdout.waitFor("*** connected to");
-    await alice.type("@alice one", "@alice two", "@all three");
+    const count = 60;
+    const lines = Array.from({ length: count }, (_, i) => `@all m${i}`);
+    const started = Date.now();
+    await alice.type(...lines);
     await alice.endInput();
-    assert.equal((await alice.exit()).code, 0);
-    const refusals = alice.stdout.lines.filter((l) => l.includes("not sent"));
+    const status = await alice.exit();
+    const took = Date.now() - started;
+    assert.deepEqual(alice.stderr.lines, []);
+    assert.equal(status.code, 0);
     assert.deepEqual(
-      refusals.map((l) => l.replace(/\d+ ms$/, "N ms")),
+      alice.stdout.lines.filter((l) => l.startsWith("***")),
       [
-        `*** not sent to alice ("two"): too many messages: at most 1 per second; this one was not sent, try again in N ms`,
-        `*** not sent to all ("three"): too many messages: at most 1 per second; this one was not sent, try again in N ms`,
+        `*** connected to ${server.address} as alice`,
+        "*** registered new account alice",
+        "*** disconnected: goodbye",
       ],
     );
     assert.deepEqual(
       alice.stdout.lines.filter(isTimed).map(untimed),
-      ["alice -> alice: one", "alice: one"],
+      lines.map((l) => `broadcast from alice: ${l.slice(5)}`),
     );
+    // 4 at once, then 18 a second: about 3 s.
+    assert.ok(took >= 2_500, `Expected pacing, took ${took} ms`);
+  } finally {
+    await server.stop();
+    await cleanup();
+  }
+});
+
+Deno.test("a piped client sending hundreds of large messages keeps its connection and exits 0", async () => {
+  const [dir, cleanup] = await tempDir();
+  const server = await ServerProcess.start(dir);
+  try {
+    const alice = chat("alice", "pw", "--server", server.address);
+    const count = 500;
+    const big = "G".repeat(6_000);
+    const lines = Array.from({ length: count }, (_, i) => `@all m${i} ${big}`);
+    await alice.type(...lines);
+    await alice.endInput();
+    const status = await alice.exit();
+    assert.deepEqual(alice.stderr.lines, []);
+    assert.equal(status.code, 0);
+    assert.deepEqual(
+      alice.stdout.lines.filter((l) => l.startsWith("***")),
+      [
+        `*** connected to ${server.address} as alice`,
+        "*** registered new account alice",
+        "*** disconnected: goodbye",
+      ],
+    );
+    const received = alice.stdout.lines.filter(isTimed);
+    assert.equal(received.length, count);
+    const wrong = received.map(untimed).findIndex((line, i) =>
+      line !== `broadcast from alice: m${i} ${big}`
+    );
+    assert.equal(wrong, -1, "Expected every message, in order");
+  } finally {
+    await server.stop();
+    await cleanup();
+  }
+});
+
+Deno.test("a piped client exits 1 saying how many messages were not accepted after losing its server", async () => {
+  const [dir, cleanup] = await tempDir();
+  const server = await ServerProcess.start(dir);
+  try {
+    const alice = chat("alice", "pw", "--server", server.address);
+    await alice.type("@all one");
+    await alice.stdout.waitFor("broadcast from alice: one");
+    await server.stop();
+    await alice.stdout.waitFor("*** disconnected: ");
+    await alice.type("@all two", "@all three");
+    await alice.endInput();
+    assert.equal((await alice.exit()).code, 1);
+    assert.deepEqual(alice.stderr.lines, [
+      "parley chat: 2 messages were not accepted",
+    ]);
   } finally {
     await server.stop();
     await cleanup();

@@ -7,16 +7,18 @@
 
 import assert from "node:assert/strict";
 import { tempDir, untimed } from "./support/output.ts";
-import { ServerProcess } from "./support/processes.ts";
+import { chat, ServerProcess } from "./support/processes.ts";
 import {
   chatCommand,
   CTRL_C,
   CTRL_D,
   CTRL_U,
   ENTER,
+  LEFT,
   Pty,
   UP,
 } from "./support/pty.ts";
+import { render } from "./support/screen.ts";
 
 interface Setup {
   server: ServerProcess;
@@ -28,14 +30,19 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** A server with `flags`, and alice's `parley chat` on a terminal. */
-async function start(flags: string[] = []): Promise<Setup> {
+/**
+ * A server with `flags`, and alice's `parley chat` on a terminal, `cols`
+ * columns wide when given.
+ */
+async function start(flags: string[] = [], cols?: number): Promise<Setup> {
   const [dir, cleanup] = await tempDir();
   const server = await ServerProcess.start(dir, flags);
+  const size = cols === undefined ? "" : `stty cols ${cols}; `;
   const pty = new Pty(
-    chatCommand(["--name", "alice", "--server", server.address], {
-      checkEcho: true,
-    }),
+    size +
+      chatCommand(["--name", "alice", "--server", server.address], {
+        checkEcho: true,
+      }),
   );
   return {
     server,
@@ -309,5 +316,96 @@ Deno.test("three wrong passwords on a terminal end the login with the server's r
     assert.equal(end.echo, "echo");
   } finally {
     await s.done();
+  }
+});
+
+Deno.test("a message arriving while the typed line wraps shows above it, the line redrawn once with the cursor in place", async () => {
+  const cols = 60;
+  const s = await start([], cols);
+  try {
+    await register(s);
+    const prompt = `${s.server.address}|alice > `;
+    const typed = "@carol " + "y".repeat(150);
+    // Type, then move the cursor 5 back: it must stay there.
+    await s.pty.type(typed + LEFT.repeat(5));
+    await s.pty.expect("yyyyy");
+    await delay(300);
+    const bob = chat("bob", "pw-bob", "--server", s.server.address);
+    await bob.type("@alice hello from bob");
+    await bob.endInput();
+    assert.equal((await bob.exit()).code, 0);
+    await s.pty.expect("bob: hello from bob");
+    await delay(300);
+    await s.pty.type("Z");
+    await delay(300);
+    const { rows, cursor } = render(s.pty.raw, cols);
+    const at = rows.findIndex((row) => row.endsWith("bob: hello from bob"));
+    assert.ok(at >= 0, `Expected the message on screen:\n${rows.join("\n")}`);
+    const input = prompt + typed.slice(0, -5) + "Z" + typed.slice(-5);
+    const wrapped = input.match(new RegExp(`.{1,${cols}}`, "g"))!;
+    assert.ok(wrapped.length >= 3, "Expected the line to wrap twice or more");
+    assert.deepEqual(rows.slice(at + 1), wrapped);
+    assert.deepEqual(
+      rows.filter((row) => row.includes("@carol") || row.includes("yyy")),
+      wrapped.filter((row) => row.includes("@carol") || row.includes("yyy")),
+      `Expected no leftover copy of the line:\n${rows.join("\n")}`,
+    );
+    const cursorAt = input.length - 5;
+    assert.deepEqual(cursor, {
+      row: at + 1 + Math.floor(cursorAt / cols),
+      col: cursorAt % cols,
+    });
+  } finally {
+    await s.done();
+  }
+});
+
+Deno.test("HI while connected says which server it leaves, then logs in anew", async () => {
+  const s = await start();
+  try {
+    await register(s);
+    await s.pty.type(`HI ${s.server.address}` + ENTER);
+    await s.pty.expect(`*** leaving ${s.server.address}\n`);
+    await s.pty.expect("*** disconnected: goodbye\n");
+    await s.pty.expect("password for alice: ");
+    await s.pty.type("pw" + ENTER);
+    await s.pty.expect(`*** connected to ${s.server.address} as alice\n`);
+    await s.pty.expect(`${s.server.address}|alice > `);
+    await s.pty.type("HI 127.0.0.1:0" + ENTER);
+    await s.pty.expect(
+      '*** expected HI host:port with a port from 1 to 65535, found "127.0.0.1:0"\n',
+    );
+    await s.pty.expect(`${s.server.address}|alice > `);
+    await s.pty.type("QUIT" + ENTER);
+    const end = await ending(s.pty);
+    assert.equal(end.exit, "exit=0");
+    assert.equal(end.echo, "echo");
+  } finally {
+    await s.done();
+  }
+});
+
+Deno.test("a configured password serves every HI on a terminal, not only the first", async () => {
+  const [dir, cleanup] = await tempDir();
+  const server = await ServerProcess.start(dir);
+  const pty = new Pty(
+    chatCommand(["--name", "alice", "--server", server.address]),
+    { PARLEY_PASSWORD: "pw" },
+  );
+  try {
+    await pty.expect(`*** connected to ${server.address} as alice\n`);
+    await pty.expect(`${server.address}|alice > `);
+    await pty.type(`HI ${server.address}` + ENTER);
+    await pty.expect(`*** leaving ${server.address}\n`);
+    await pty.expect(`*** connected to ${server.address} as alice\n`);
+    await pty.expect(`${server.address}|alice > `);
+    await pty.type("QUIT" + ENTER);
+    const lines = await pty.finish();
+    assert.equal(lines.at(-1), "exit=0");
+    assert.doesNotMatch(pty.screen, /password/);
+  } finally {
+    await pty.kill();
+    await server.stop();
+    await cleanup();
   }
 });

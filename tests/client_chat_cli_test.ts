@@ -140,7 +140,7 @@ async function chat(
   };
 }
 
-Deno.test("parley chat runs piped commands against a server", async () => {
+Deno.test("parley chat runs piped commands against a server and exits 1 naming how many messages were refused", async () => {
   const listener = await new SocketTransport().listen("127.0.0.1:0");
   const log: ServerLog = { received: [] };
   const served = serveOne(listener, log);
@@ -159,8 +159,9 @@ Deno.test("parley chat runs piped commands against a server", async () => {
   );
   await served;
   listener.close();
-  assert.equal(result.stderr, "");
-  assert.equal(result.code, 0);
+  // "@zed yo" was refused.
+  assert.equal(result.stderr, "parley chat: 1 message was not accepted\n");
+  assert.equal(result.code, 1);
   assert.deepEqual(result.stdout, [
     `*** connected to ${listener.address} as alice`,
     "*** 1 message arrived while you were away",
@@ -219,6 +220,11 @@ Deno.test("parley chat --json prints one JSON object per event", async () => {
       registered: true,
       stored: 1,
       expired: 0,
+    },
+    {
+      event: "notice",
+      code: "stored_messages",
+      text: "1 message arrived while you were away",
     },
     {
       event: "message",
@@ -291,6 +297,13 @@ Deno.test("parley chat exits 2 naming a bad flag", async () => {
   assert.match(bad.stderr, /^parley chat: .*'--server <host:port>'.*"nowhere"/);
   assert.equal(bad.stderr.trimEnd().split("\n").length, 1);
 
+  const portZero = await chat(["--name", "alice", "--server", "h:0"], "");
+  assert.equal(portZero.code, 2);
+  assert.match(
+    portZero.stderr,
+    /'--server <host:port>'.*Expected host:port with a port from 1 to 65535, found "h:0"/,
+  );
+
   const noName = await chat([], "");
   assert.equal(noName.code, 2);
   assert.match(noName.stderr, /'--name <name>' is required/);
@@ -300,9 +313,10 @@ Deno.test("parley chat exits 2 naming a bad flag", async () => {
   assert.match(unknown.stderr, /--colour/);
 });
 
-Deno.test("parley chat without a server explains commands and exits 0", async () => {
+Deno.test("parley chat without a server explains commands and exits 1 for the message it could not send", async () => {
   const result = await chat(["--name", "alice"], "@bob hi\nnonsense\nBYE\n");
-  assert.equal(result.code, 0);
+  assert.equal(result.code, 1);
+  assert.equal(result.stderr, "parley chat: 1 message was not accepted\n");
   assert.deepEqual(result.stdout, [
     "*** not connected; type HI host:port first",
     '*** unknown command "nonsense"; type @name text, @all text, HI host:port, WHO, BYE, QUIT or HELP',

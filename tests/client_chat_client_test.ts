@@ -101,3 +101,62 @@ Deno.test("chat client hides messages already shown before a reconnect", async (
   assert.equal(events.filter((e) => e.event === "message").length, 1);
   server.close();
 });
+
+Deno.test("chat client says which server it leaves when HI is typed while connected", async () => {
+  const server = await new FakeServer("chat:1").start();
+  const events: ChatEvent[] = [];
+  const client = new ChatClient({
+    transport: server.transport,
+    name: "alice",
+    onEvent: (event) => events.push(event),
+    password: () => Promise.resolve("pw"),
+    timers: new FakeTimers(),
+  });
+  const [, first] = await Promise.all([
+    client.execute(parseCommand("HI chat:1")),
+    acceptLogin(server),
+  ]);
+  const moving = client.execute(parseCommand("HI chat:1"));
+  assert.deepEqual(await first.next(), { type: "bye" });
+  first.send({ type: "bye", reason: "client_left", text: "Goodbye" });
+  const second = await acceptLogin(server);
+  assert.equal(await moving, "continue");
+  assert.equal(client.prompt, "chat:1|alice > ");
+  assert.deepEqual(events.map((e) => e.event === "notice" ? e.text : e.event), [
+    "connected",
+    "leaving chat:1",
+    "disconnected",
+    "connected",
+  ]);
+  second.link.close();
+  await second.closed;
+  server.close();
+});
+
+Deno.test("chat client counts the messages that were not accepted", async () => {
+  const server = await new FakeServer().start();
+  const events: ChatEvent[] = [];
+  const client = newClient(server, events);
+  await client.execute(parseCommand("@bob before connecting"));
+  const [, end] = await Promise.all([
+    client.execute(parseCommand("HI chat:1")),
+    acceptLogin(server),
+  ]);
+  for (const line of ["@bob one", "@zed two", "@bob three"]) {
+    await client.execute(parseCommand(line));
+  }
+  await client.execute(parseCommand(`@bob ${"x".repeat(8193)}`));
+  const [one, two] = [await end.next(), await end.next(), await end.next()];
+  end.send(
+    { type: "accepted", id: one!.id, to: "bob", ts: 1, status: "sent" },
+    { type: "error", code: "no_such_user", text: "No such user", id: two!.id },
+  );
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(client.unaccepted, 3);
+  // "three" is never answered.
+  end.link.close();
+  await end.closed;
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(client.unaccepted, 4);
+  server.close();
+});

@@ -68,6 +68,34 @@ Deno.test("LineJoiner joins lines ending in a backslash", () => {
   assert.equal(joiner.push("WHO"), "WHO");
 });
 
+Deno.test("LineJoiner ends a message on a line ending in two backslashes, keeping one", () => {
+  const joiner = new LineJoiner();
+  assert.equal(
+    joiner.push("@bob the folder is C:\\\\"),
+    "@bob the folder is C:\\",
+  );
+  assert.equal(joiner.continuing, false);
+  // Odd: continue, the last one removed. Even: end, the last pair as one.
+  assert.equal(joiner.push("@bob a\\\\\\"), undefined);
+  assert.equal(joiner.push("b\\\\\\\\"), "@bob a\\\\\nb\\\\\\");
+});
+
+Deno.test("parseCommand() refuses HI to port 0 naming the ports that work", () => {
+  assert.deepEqual(parseCommand("HI 127.0.0.1:0"), {
+    kind: "invalid",
+    message:
+      'expected HI host:port with a port from 1 to 65535, found "127.0.0.1:0"',
+  });
+  assert.deepEqual(parseCommand("hi 127.0.0.1:1"), {
+    kind: "hi",
+    address: "127.0.0.1:1",
+  });
+  assert.deepEqual(parseCommand("HI unix:/tmp/p.sock"), {
+    kind: "hi",
+    address: "unix:/tmp/p.sock",
+  });
+});
+
 Deno.test("LineJoiner cancels an unfinished input", () => {
   const joiner = new LineJoiner();
   assert.equal(joiner.cancel(), false);

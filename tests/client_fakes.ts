@@ -11,19 +11,23 @@ import type { Link, Listener } from "../transport/transport.ts";
 
 /** {@linkcode Timers} that fire only when the test moves time on. */
 export class FakeTimers implements Timers {
-  /** Milliseconds since the start of the test. */
-  now = 0;
+  #now = 0;
   #next = 1;
   readonly #timers = new Map<number, { at: number; fn: () => void }>();
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const id = this.#next++;
-    this.#timers.set(id, { at: this.now + ms, fn });
+    this.#timers.set(id, { at: this.#now + ms, fn });
     return id;
   }
 
   clearTimeout(handle: TimerHandle): void {
     this.#timers.delete(handle as number);
+  }
+
+  /** Milliseconds since the start of the test. */
+  now(): number {
+    return this.#now;
   }
 
   /** Timers started and neither fired nor cleared. */
@@ -33,7 +37,7 @@ export class FakeTimers implements Timers {
 
   /** Moves time on by `ms`, firing due timers in order. */
   tick(ms: number): void {
-    const end = this.now + ms;
+    const end = this.#now + ms;
     while (true) {
       let due: [number, { at: number; fn: () => void }] | undefined;
       for (const entry of this.#timers) {
@@ -43,10 +47,10 @@ export class FakeTimers implements Timers {
       }
       if (!due) break;
       this.#timers.delete(due[0]);
-      this.now = due[1].at;
+      this.#now = due[1].at;
       due[1].fn();
     }
-    this.now = end;
+    this.#now = end;
   }
 }
 
@@ -158,6 +162,9 @@ export function ready(fields: Partial<Frame> = {}): Frame {
     pingTimeout: 10,
     stored: 0,
     expired: 0,
+    instance: "db-1",
+    rateLimit: 0,
+    rateBurst: 0,
     ...fields,
   };
 }

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import type { ChatEvent } from "../client/events.ts";
 import {
   type LoginResult,
+  MAX_UNANSWERED_BYTES,
+  MAX_UNANSWERED_SENDS,
   type PasswordRequest,
   Session,
 } from "../client/session.ts";
@@ -512,4 +514,174 @@ Deno.test("session keeps a connection that answers its ping", async () => {
   s.timers.tick(29_000);
   assert.equal(s.session.state, "ready");
   await teardown(s);
+});
+
+/** A private message to alice as the server sends it. */
+function toAlice(seq: number): Record<string, unknown> & { type: string } {
+  return { type: "msg", from: "bob", to: "alice", ts: 1, text: `m${seq}`, seq };
+}
+
+/** What the session showed: message texts and notice texts, in order. */
+function shown(events: ChatEvent[]): string[] {
+  return events.flatMap((e) =>
+    e.event === "message" || e.event === "notice" ? [e.text] : []
+  );
+}
+
+Deno.test("session shows seqs again once the server's database was replaced", async () => {
+  // A wiped database numbers from 1 again: remembering the old instance's
+  // seqs would hide (and ack) every new message.
+  const seen = new Map<string, number>();
+  const server = await new FakeServer().start();
+  const first = await loggedIn({
+    seen,
+    server,
+    readyFields: { instance: "a" },
+  });
+  first.end.send(toAlice(1), toAlice(2), toAlice(3));
+  assert.deepEqual(await first.end.next(), { type: "ack", seq: 3 });
+  first.session.close();
+  await first.session.closed;
+  await first.end.closed;
+
+  const second = await loggedIn({
+    seen,
+    server,
+    readyFields: { instance: "b" },
+  });
+  second.end.send(toAlice(1), toAlice(2));
+  assert.deepEqual(await second.end.next(), { type: "ack", seq: 2 });
+  assert.deepEqual(shown(second.events), ["m1", "m2"]);
+  await teardown(second);
+  server.close();
+});
+
+Deno.test("session announces stored messages before the first one shown, counting only new ones", async () => {
+  const seen = new Map<string, number>();
+  const server = await new FakeServer().start();
+  const first = await loggedIn({ seen, server });
+  first.end.send(toAlice(4), toAlice(5));
+  assert.deepEqual(await first.end.next(), { type: "ack", seq: 5 });
+  first.session.close();
+  await first.session.closed;
+  await first.end.closed;
+
+  // The acks were lost: 4 and 5 are stored again, with 6 and 7.
+  const second = await loggedIn({ seen, server, readyFields: { stored: 4 } });
+  second.end.send(toAlice(4), toAlice(5), toAlice(6), toAlice(7));
+  assert.deepEqual(await second.end.next(), { type: "ack", seq: 7 });
+  assert.deepEqual(shown(second.events), [
+    "2 messages arrived while you were away",
+    "m6",
+    "m7",
+  ]);
+  await teardown(second);
+  server.close();
+});
+
+Deno.test("session says nothing about stored messages when all were shown before", async () => {
+  const seen = new Map<string, number>();
+  const server = await new FakeServer().start();
+  const first = await loggedIn({ seen, server });
+  first.end.send(toAlice(4), toAlice(5));
+  assert.deepEqual(await first.end.next(), { type: "ack", seq: 5 });
+  first.session.close();
+  await first.session.closed;
+  await first.end.closed;
+
+  const second = await loggedIn({ seen, server, readyFields: { stored: 2 } });
+  second.end.send(toAlice(4), toAlice(5));
+  assert.deepEqual(await second.end.next(), { type: "ack", seq: 5 });
+  // A live message after the replay is not announced either.
+  second.end.send(toAlice(6));
+  assert.deepEqual(await second.end.next(), { type: "ack", seq: 6 });
+  assert.deepEqual(shown(second.events), ["m6"]);
+  await teardown(second);
+  server.close();
+});
+
+Deno.test("session paces sends to the rate the server announced", async () => {
+  const s = await loggedIn({ readyFields: { rateLimit: 10, rateBurst: 3 } });
+  for (let i = 1; i <= 4; i++) s.session.send("bob", `m${i}`);
+  let flushed = false;
+  const done = s.session.flushed().then(() => flushed = true);
+  // The burst less one goes at once.
+  assert.equal((await s.end.next())?.text, "m1");
+  assert.equal((await s.end.next())?.text, "m2");
+  await settle();
+  assert.deepEqual(s.end.unread, []);
+  // Then 9 a second (90 % of the limit): one every 112 ms.
+  s.timers.tick(111);
+  await settle();
+  assert.deepEqual(s.end.unread, []);
+  s.timers.tick(1);
+  assert.equal((await s.end.next())?.text, "m3");
+  assert.equal(flushed, false);
+  s.timers.tick(112);
+  assert.equal((await s.end.next())?.text, "m4");
+  await done;
+  await teardown(s);
+});
+
+Deno.test("session keeps at most 64 sends unanswered and sends more as answers come", async () => {
+  const s = await loggedIn();
+  for (let i = 1; i <= MAX_UNANSWERED_SENDS + 2; i++) {
+    s.session.send("bob", `m${i}`);
+  }
+  await settle();
+  const sent = s.end.unread.filter((f) => f.type === "send");
+  assert.equal(sent.length, MAX_UNANSWERED_SENDS);
+  for (let i = 0; i < MAX_UNANSWERED_SENDS; i++) await s.end.next();
+  let flushed = false;
+  const done = s.session.flushed().then(() => flushed = true);
+  s.end.send({ type: "accepted", id: "1", to: "bob", ts: 1, status: "sent" });
+  assert.equal((await s.end.next())?.id, String(MAX_UNANSWERED_SENDS + 1));
+  await settle();
+  assert.equal(flushed, false);
+  s.end.send({ type: "error", code: "no_such_user", text: "No", id: "2" });
+  assert.equal((await s.end.next())?.id, String(MAX_UNANSWERED_SENDS + 2));
+  await done;
+  await teardown(s);
+});
+
+Deno.test("session keeps at most 256 KiB of sends unanswered", async () => {
+  const s = await loggedIn();
+  const text = "G".repeat(8_000);
+  const fit = Math.floor(MAX_UNANSWERED_BYTES / (text.length + 40));
+  for (let i = 1; i <= fit + 1; i++) s.session.send("bob", text);
+  await settle();
+  assert.equal(s.end.unread.length, fit);
+  assert.ok(fit < MAX_UNANSWERED_SENDS, "Expected bytes to be the limit");
+  for (let i = 0; i < fit; i++) await s.end.next();
+  s.end.send({ type: "accepted", id: "1", to: "bob", ts: 1, status: "sent" });
+  assert.equal((await s.end.next())?.id, String(fit + 1));
+  await teardown(s);
+});
+
+Deno.test("session reports messages still waiting when the connection ends as not sent", async () => {
+  const s = await loggedIn({ readyFields: { rateLimit: 1, rateBurst: 2 } });
+  s.events.length = 0;
+  s.session.send("bob", "first");
+  s.session.send("bob", "second");
+  assert.equal((await s.end.next())?.text, "first");
+  const flushed = s.session.flushed();
+  s.end.link.close();
+  await s.session.closed;
+  await flushed;
+  assert.deepEqual(s.events.slice(1), [
+    {
+      event: "notice",
+      code: "unconfirmed",
+      text:
+        "the server did not confirm the message to bob; it may not have arrived",
+    },
+    {
+      event: "notice",
+      code: "not_sent",
+      text: "the connection ended before it could be sent",
+      refused: { id: "2", to: "bob", text: "second" },
+    },
+  ]);
+  assert.equal(s.timers.pending, 0, "Expected the pacing timer stopped");
+  s.server.close();
 });

@@ -20,6 +20,17 @@ async function leave(...clients: ParleyProcess[]): Promise<void> {
   }
 }
 
+/** Ends a client some of whose messages were not accepted: it exits 1. */
+async function leaveUnaccepted(
+  client: ParleyProcess,
+  summary: RegExp,
+): Promise<void> {
+  await client.endInput();
+  const status = await client.exit();
+  assert.equal(status.code, 1, client.stderr.lines.join("\n"));
+  assert.match(client.stderr.lines.join("\n"), summary);
+}
+
 Deno.test("an offline message is delivered at login with its original time", async () => {
   const [dir, cleanup] = await tempDir();
   let server = await ServerProcess.start(dir);
@@ -99,7 +110,14 @@ Deno.test("every accepted message is delivered exactly once and in order across 
     }
     // Let the replays finish.
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    await leave(...clients);
+    // The kill left messages unconfirmed, and lines typed while the
+    // clients were not connected were not sent.
+    for (const client of clients) {
+      await leaveUnaccepted(
+        client,
+        /^parley chat: \d+ messages? (was|were) not accepted$/,
+      );
+    }
 
     let accepted = 0;
     for (const [k, sender] of clients.entries()) {
@@ -210,7 +228,7 @@ Deno.test("a full mailbox refuses at once and expired messages are reported", as
     await new Promise((resolve) => setTimeout(resolve, 2000));
     await hal.type("@gus four");
     await hal.stdout.waitFor("hal -> gus: four");
-    await leave(hal);
+    await leaveUnaccepted(hal, /^parley chat: 1 message was not accepted$/);
 
     const back = chat("gus", "g", "--server", server.address);
     await back.stdout.waitFor("hal: four");

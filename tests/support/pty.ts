@@ -20,6 +20,8 @@ export const CTRL_C = "\x03";
 export const CTRL_D = "\x04";
 /** Ctrl-U (erase the line), as typed. */
 export const CTRL_U = "\x15";
+/** The left arrow (cursor one character back), as typed. */
+export const LEFT = "\x1b[D";
 /** The up arrow (previous line of the history), as typed. */
 export const UP = "\x1b[A";
 /** Enter, as typed. */
@@ -122,6 +124,11 @@ export class Pty {
     await stderr;
     this.#finished = true;
     for (const wake of this.#wake.splice(0)) wake();
+  }
+
+  /** Everything written to the terminal so far, control sequences kept. */
+  get raw(): string {
+    return this.#raw;
   }
 
   /** Everything on the screen so far, without control sequences. */
