@@ -37,8 +37,6 @@ const noSuchUser = (name: string) =>
 
 /** Outgoing bytes above which a replay waits for the client to read. */
 const REPLAY_HIGH_WATER = 256 * 1024;
-/** Messages sent per replay step before checking the queue again. */
-const REPLAY_STEP = 200;
 
 /** What the hub needs from the server around it. */
 export interface HubPorts {
@@ -175,16 +173,19 @@ export class Hub {
     await this.#replay(session, opened.messages);
   }
 
+  /**
+   * Sends the backlog no faster than the client reads it: the outgoing
+   * queue of a link is bounded, and a backlog of large messages written at
+   * once would overflow it and drop the very client it is meant for.
+   */
   async #replay(session: Session, backlog: StoredMessage[]): Promise<void> {
-    for (let i = 0; i < backlog.length; i += REPLAY_STEP) {
+    for (const message of backlog) {
       while (this.#ports.queuedBytes(session.connId) > REPLAY_HIGH_WATER) {
         if (session.closed) return;
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
       if (session.closed) return;
-      for (const message of backlog.slice(i, i + REPLAY_STEP)) {
-        this.#push(session, message);
-      }
+      this.#push(session, message);
     }
     session.replaying = false;
     for (const message of session.held) this.#push(session, message);

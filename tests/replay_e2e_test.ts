@@ -1,0 +1,28 @@
+import assert from "node:assert/strict";
+import { withServer } from "./support/server_fixture.ts";
+
+Deno.test("a backlog larger than the outgoing queue reaches a returning user", async () => {
+  // 140 messages of 8,000 bytes: over a megabyte, more than a link may
+  // queue. Written at once, the replay would drop its own recipient.
+  await withServer([], async ({ connect }) => {
+    const bob = await connect();
+    assert.equal((await bob.login("bob", "b")).type, "ready");
+    bob.close();
+    const alice = await connect();
+    assert.equal((await alice.login("alice", "a")).type, "ready");
+    const text = "x".repeat(8_000);
+    for (let i = 0; i < 140; i++) {
+      await alice.send({ type: "send", id: `${i}`, to: "bob", text });
+    }
+    await alice.waitFor((f) => f.type === "accepted" && f.id === "139");
+
+    const back = await connect();
+    const ready = await back.login("bob", "b");
+    assert.equal(ready.type, "ready");
+    assert.equal(ready.stored, 140);
+    await back.waitFor((f) => f.type === "msg" && f.seq === 140, 20_000);
+    const seqs = back.frames.filter((f) => f.type === "msg").map((f) => f.seq);
+    assert.deepEqual(seqs, Array.from({ length: 140 }, (_, i) => i + 1));
+    assert.equal(back.ended, false, "bob was dropped during the replay");
+  });
+});
