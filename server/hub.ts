@@ -74,6 +74,8 @@ export interface Session {
   /** Sends waiting for a name lookup, and the chain that orders them. */
   lookups: number;
   chain: Promise<void>;
+  /** Messages being stored, not yet answered. */
+  storing: Set<Promise<void>>;
   /** Limits the rate of `send` frames; null when unlimited. */
   bucket: TokenBucket | null;
 }
@@ -142,6 +144,7 @@ export class Hub {
       closed: false,
       lookups: 0,
       chain: Promise.resolve(),
+      storing: new Set(),
       bucket: this.#ports.rateLimit
         ? new TokenBucket(
           this.#ports.rateLimit.perSecond,
@@ -208,6 +211,22 @@ export class Hub {
       seq: message.seq,
     };
     this.#ports.write(session.connId, frame);
+  }
+
+  /**
+   * Resolves once every message the session sent so far has been answered
+   * (accepted or refused), or after `timeoutMs`. A client that says `bye`
+   * right after sending still hears whether its messages were taken.
+   */
+  async settle(connId: string, timeoutMs: number): Promise<void> {
+    const session = this.#byConn.get(connId);
+    if (!session) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled([session.chain, ...session.storing]),
+      new Promise((resolve) => timer = setTimeout(resolve, timeoutMs)),
+    ]);
+    clearTimeout(timer);
   }
 
   /** The connection is gone: route nothing more to it. */
@@ -280,7 +299,10 @@ export class Hub {
     if (toKey === "all") return this.#broadcast(session, frame);
     if (session.lookups === 0) {
       const known = this.#names.get(toKey);
-      if (known !== undefined) return this.#store(session, frame, toKey, known);
+      if (known !== undefined) {
+        this.#store(session, frame, toKey, known);
+        return;
+      }
       if (this.#unknown.has(toKey)) {
         return this.#refuse(session, frame, noSuchUser(frame.to));
       }
@@ -291,7 +313,7 @@ export class Hub {
     session.chain = session.chain.then(async () => {
       const name = await this.#accountName(toKey);
       if (name === null) throw noSuchUser(frame.to);
-      this.#store(session, frame, toKey, name);
+      await this.#store(session, frame, toKey, name);
     }).catch((error) => this.#refuse(session, frame, error))
       .finally(() => session.lookups--);
   }
@@ -317,9 +339,14 @@ export class Hub {
     this.#names.set(key, name);
   }
 
-  #store(session: Session, frame: SendFrame, toKey: string, to: string): void {
+  #store(
+    session: Session,
+    frame: SendFrame,
+    toKey: string,
+    to: string,
+  ): Promise<void> {
     const ts = this.#ports.now();
-    this.#mailboxes.append(toKey, {
+    const storing = this.#mailboxes.append(toKey, {
       from: session.name,
       fromKey: session.key,
       to,
@@ -342,6 +369,9 @@ export class Hub {
       if (recipient.replaying) recipient.held.push(stored);
       else this.#push(recipient, stored);
     }, (error) => this.#refuse(session, frame, error));
+    session.storing.add(storing);
+    storing.finally(() => session.storing.delete(storing));
+    return storing;
   }
 
   #refuse(session: Session, frame: SendFrame, error: unknown): void {

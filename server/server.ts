@@ -44,6 +44,9 @@ const authLog = getLogger(["parley", "auth"]);
 const actorLog = getLogger(["parley", "actor"]);
 const frameLog = getLogger(["parley", "netlog"]);
 
+/** Longest wait for a leaving client's messages to be answered. */
+const SETTLE_MS = 2_000;
+
 /** One accepted connection, as the server tracks it. */
 export interface Connection {
   id: string;
@@ -294,8 +297,20 @@ export async function startServer(
 
   const finish = (connId: string, reason: CloseReason, text: string) => {
     const conn = connections.get(connId);
+    if (!conn) return hub.leave(connId);
+    // A client leaving on its own, or sent away by a shutdown, still hears
+    // about the messages it sent just before.
+    const answered = reason === "client_left" || reason === "shutdown"
+      ? hub.settle(connId, SETTLE_MS)
+      : Promise.resolve();
+    const closed = answered.then(() => close(conn, reason, text));
+    closing.add(closed);
+    closed.finally(() => closing.delete(closed));
+  };
+
+  const close = (conn: Connection, reason: CloseReason, text: string) => {
+    const connId = conn.id;
     hub.leave(connId);
-    if (!conn) return;
     // The operator's words come with a kick; other reasons speak for
     // themselves.
     const detail = reason === "kicked" ? ` (${text})` : "";
@@ -414,7 +429,9 @@ export async function startServer(
           conn.link.close();
         }
       }
-      await Promise.all(closing);
+      // Closing a connection may first wait for its answers, then end its
+      // link: wait until nothing is left closing.
+      while (closing.size > 0) await Promise.all(closing);
       await committer.drain();
       supervisor.stop();
       kv.close();

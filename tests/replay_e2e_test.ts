@@ -26,3 +26,23 @@ Deno.test("a backlog larger than the outgoing queue reaches a returning user", a
     assert.equal(back.ended, false, "bob was dropped during the replay");
   });
 });
+
+Deno.test("a client that says bye right after sending still hears its message was accepted", async () => {
+  await withServer([], async ({ connect }) => {
+    const ape = await connect();
+    assert.equal((await ape.login("ape", "a")).type, "ready");
+    const xb = await connect();
+    assert.equal((await xb.login("xb", "x")).type, "ready");
+    // Both frames in one write: the bye is read with the send.
+    await xb.send(
+      { type: "send", id: "last", to: "ape", text: "hello" },
+      { type: "bye" },
+    );
+    await xb.waitClosed();
+    assert.deepEqual(
+      xb.frames.slice(-2).map((f) => [f.type, f.id ?? f.reason]),
+      [["accepted", "last"], ["bye", "client_left"]],
+    );
+    await ape.waitFor((f) => f.type === "msg" && f.text === "hello");
+  });
+});
