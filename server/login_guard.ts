@@ -158,4 +158,13 @@ export class LoginGuard {
     this.#registrations.add(host);
     return null;
   }
+
+  /**
+   * Takes back a registration counted by {@linkcode LoginGuard.register}
+   * that did not create an account (the name was taken or looked like
+   * another): only accounts made count against the limit.
+   */
+  registrationFailed(remote: string): void {
+    this.#registrations.undo(hostOf(remote));
+  }
 }

@@ -258,6 +258,7 @@ export async function startServer(
         createdAt: now(),
         lastLoginAt: null,
       });
+      if (!created.created) guard.registrationFailed(remote);
       if (!created.created && created.lookalike !== undefined) {
         return {
           kind: "refused",

@@ -141,6 +141,13 @@ export class FailureCounter {
     return times[times.length - limit] + this.#windowMs - now;
   }
 
+  /** Takes back the latest event of `key`: it did not happen after all. */
+  undo(key: string): void {
+    const events = this.#events.get(key);
+    events?.pop();
+    if (events?.length === 0) this.#events.delete(key);
+  }
+
   /** Forgets every event of `key`. */
   clear(key: string): void {
     this.#events.delete(key);

@@ -126,3 +126,17 @@ Deno.test("LoginGuard allows five new accounts per address per ten minutes", () 
   now = 600_000;
   assert.equal(guard.register("10.0.0.1:3"), null);
 });
+
+Deno.test("LoginGuard counts only registrations that made an account", () => {
+  const guard = new LoginGuard(
+    { ...DEFAULT_LOGIN_GUARD, maxRegistrations: 2 },
+    () => 0,
+  );
+  for (let i = 0; i < 5; i++) {
+    assert.equal(guard.register("10.0.0.9:1"), null);
+    guard.registrationFailed("10.0.0.9:1");
+  }
+  assert.equal(guard.register("10.0.0.9:1"), null);
+  assert.equal(guard.register("10.0.0.9:2"), null);
+  assert.equal(guard.register("10.0.0.9:3")?.code, "registration_limited");
+});
