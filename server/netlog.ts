@@ -1,7 +1,9 @@
 /**
- * What the netlog writes for each frame a client sent: the line as it came,
- * except that a password never reaches the file, whatever shape the frame
- * had, and lines that could not be read are described instead of copied.
+ * What the netlog writes for each frame a client sent. A password must
+ * never reach the file, whatever shape a client gives it, so a readable
+ * frame is written as the server understood it (its known fields only),
+ * and a line the server could not take as a frame is written only when it
+ * cannot hide a password: where it might, the line is cut or described.
  *
  * @module
  */
@@ -9,7 +11,8 @@
 import type { Incoming } from "../protocol/frames.ts";
 import type { Inbound } from "../transport/transport.ts";
 
-const PASSWORD_KEY = /"password"\s*:/;
+/** Anything that may name a password: `password`, `Password`, `pass…`. */
+const PASSWORD_HINT = /pass/i;
 
 /**
  * The netlog text for one received line.
@@ -40,23 +43,26 @@ export function netlogText(inbound: Inbound, frame: Incoming): string {
       if (frame.type === "password") {
         return JSON.stringify({ ...frame, password: "***" });
       }
-      if (frame.type !== "invalid" || !PASSWORD_KEY.test(inbound.line)) {
-        return inbound.line;
-      }
+      if (frame.type !== "invalid") return JSON.stringify(frame);
+      if (!PASSWORD_HINT.test(inbound.line)) return inbound.line;
       return redactInvalid(inbound.line);
   }
 }
 
-/** A line that did not parse as a frame but names a password. */
+/** A line that is no frame but may hold a password. */
 function redactInvalid(line: string): string {
+  let value: unknown;
   try {
-    const value = JSON.parse(line);
-    if (typeof value === "object" && value !== null && "password" in value) {
-      return JSON.stringify({ ...value, password: "***" });
-    }
+    value = JSON.parse(line);
   } catch {
-    // Not JSON: cut the line where the password starts.
+    const at = line.search(PASSWORD_HINT);
+    return `${line.slice(0, at)}*** <rest of the line not logged>`;
   }
-  const at = line.search(PASSWORD_KEY);
-  return `${line.slice(0, at)}"password":*** <rest of the line not logged>`;
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+    return JSON.stringify(
+      value,
+      (key, field) => PASSWORD_HINT.test(key) ? "***" : field,
+    );
+  }
+  return "<a line that is no frame and may hold a password, not logged>";
 }
