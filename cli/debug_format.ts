@@ -136,7 +136,7 @@ export function formatActor(actor: ActorReply, now = Date.now()): string {
   const lines: string[] = [];
   const since = actor.since === null
     ? ""
-    : ` for ${duration((actor.endedAt ?? now) - actor.since)}`;
+    : ` for ${duration(now - actor.since)}`;
   lines.push(
     `${actor.id} (${actor.kind}, ${actor.status}): ${actor.state}${since}${
       actor.endedAt === null ? "" : `, ended at ${clock(actor.endedAt)}`
