@@ -601,9 +601,12 @@ export function createConnectionMachine(ports: ConnectionPorts) {
   });
 }
 
-/** `2 tries left`, `1 try left`. */
+/**
+ * `2 more tries on this connection`. Said per connection: the login guard
+ * may refuse sooner across connections, and says so itself.
+ */
 function triesLeft(n: number): string {
-  return `${n} ${n === 1 ? "try" : "tries"} left`;
+  return `${n} more ${n === 1 ? "try" : "tries"} on this connection`;
 }
 
 /**

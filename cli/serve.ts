@@ -241,7 +241,7 @@ export async function main(args: string[]): Promise<number> {
     } catch (error) {
       await stopLogging();
       console.error(`parley serve: ${(error as Error).message}`);
-      return 1;
+      return EXIT_USAGE;
     }
   }
   let server;

@@ -101,15 +101,22 @@ export class LoginGuard {
    */
   loginRefusal(key: string, remote: string): ProtocolError | null {
     const host = hostOf(remote);
-    const wait = Math.max(
-      this.#pairs.waitBelow(`${key} ${host}`, this.#options.maxFailures),
-      this.#addresses.waitBelow(host, this.#options.maxAddressFailures),
+    const forName = this.#pairs.waitBelow(
+      `${key} ${host}`,
+      this.#options.maxFailures,
     );
-    if (wait === 0) return null;
+    const forAddress = this.#addresses.waitBelow(
+      host,
+      this.#options.maxAddressFailures,
+    );
+    if (forName === 0 && forAddress === 0) return null;
+    const what = forAddress > 0
+      ? "from your address"
+      : "for this name from your address";
     return new ProtocolError(
       "too_many_attempts",
-      `Too many wrong passwords from your address; try again in ${
-        seconds(wait)
+      `Too many wrong passwords ${what}; try again in ${
+        seconds(Math.max(forName, forAddress))
       } s`,
     );
   }

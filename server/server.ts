@@ -98,7 +98,8 @@ export async function startServer(
   try {
     const transport = options.transport ??
       new SocketTransport({ maxQueuedBytes: config.maxQueuedBytes });
-    listener = await transport.listen(`${config.host}:${config.port}`);
+    const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+    listener = await transport.listen(`${host}:${config.port}`);
   } catch (error) {
     kv.close();
     throw error;

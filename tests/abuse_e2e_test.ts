@@ -57,7 +57,7 @@ Deno.test("server limits password guessing, registration floods and message floo
         assert.equal(refusal.code, "too_many_attempts");
         assert.match(
           refusal.text,
-          /^Too many wrong passwords from your address; try again in [1-3] s$/,
+          /^Too many wrong passwords for this name from your address; try again in [1-3] s$/,
         );
         assert.equal((await locked.next("bye", 0)).reason, "too_many_attempts");
       },

@@ -227,7 +227,7 @@ Deno.test("a login lockout is reported with the server's reason and exits 1", as
     await guess.endInput();
     assert.equal((await guess.exit()).code, 1);
     assert.deepEqual(guess.stderr.lines, [
-      `parley chat: cannot log in to ${server.address} as alice: Wrong password; 2 tries left`,
+      `parley chat: cannot log in to ${server.address} as alice: Wrong password; 2 more tries on this connection`,
     ]);
     assert.ok(Date.now() - asked >= 50, "Expected the answer to be delayed");
     // Locked out now, even with the right password.
@@ -237,7 +237,7 @@ Deno.test("a login lockout is reported with the server's reason and exits 1", as
     assert.match(
       right.stderr.lines.join("\n"),
       new RegExp(
-        `^parley chat: cannot log in to ${server.address} as alice: Too many wrong passwords from your address; try again in \\d+ s$`,
+        `^parley chat: cannot log in to ${server.address} as alice: Too many wrong passwords for this name from your address; try again in \\d+ s$`,
       ),
     );
   } finally {

@@ -239,7 +239,7 @@ Deno.test("a wrong password is asked again after the server's delayed answer; ke
     await s.pty.type("early" + ENTER);
     await delay(50);
     await s.pty.type("half");
-    await s.pty.expect("*** wrong password; 2 tries left\n");
+    await s.pty.expect("*** wrong password; 2 more tries on this connection\n");
     assert.ok(Date.now() - asked >= 400, "Expected the answer to be delayed");
     await s.pty.expect("password for alice: ");
     await s.pty.type("right" + ENTER);
@@ -299,10 +299,10 @@ Deno.test("three wrong passwords on a terminal end the login with the server's r
     await s.pty.type("BYE" + ENTER);
     await s.pty.expect("*** disconnected: goodbye");
     await s.pty.type(`HI ${s.server.address}` + ENTER);
-    for (const left of ["2 tries left", "1 try left"]) {
+    for (const left of ["2 more tries", "1 more try"]) {
       await s.pty.expect("password for alice: ");
       await s.pty.type("wrong" + ENTER);
-      await s.pty.expect(`*** wrong password; ${left}\n`);
+      await s.pty.expect(`*** wrong password; ${left} on this connection\n`);
     }
     await s.pty.expect("password for alice: ");
     await s.pty.type("wrong" + ENTER);

@@ -47,8 +47,8 @@ Deno.test("connection closes after three wrong passwords", async () => {
   send(password("wrong3"));
   await settle();
   assert.deepEqual(world.written.map((f) => f.type === "error" && f.text), [
-    "Wrong password; 2 tries left",
-    "Wrong password; 1 try left",
+    "Wrong password; 2 more tries on this connection",
+    "Wrong password; 1 more try on this connection",
   ]);
   assert.equal(actor.getSnapshot().status, "done");
   assert.deepEqual(world.finished, [

@@ -34,7 +34,7 @@ Deno.test("connection answers a wrong password only after the delay the ports as
   assert.deepEqual(world.written, [{
     type: "error",
     code: "wrong_password",
-    text: "Wrong password; 2 tries left",
+    text: "Wrong password; 2 more tries on this connection",
   }]);
   assert.equal(stateOf(actor), "authenticating.awaitingPassword");
   send(password("right"));

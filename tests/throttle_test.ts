@@ -82,7 +82,7 @@ Deno.test("LoginGuard locks one name and address after five wrong passwords unti
   assert.equal(refusal?.code, "too_many_attempts");
   assert.equal(
     refusal?.message,
-    "Too many wrong passwords from your address; try again in 240 s",
+    "Too many wrong passwords for this name from your address; try again in 240 s",
   );
   assert.equal(
     guard.loginRefusal("bob", "10.0.0.2:1000"),
