@@ -127,7 +127,7 @@ export class LineDecoder {
       out.push({ kind: "too_large", bytes: length });
       return;
     }
-    if (length === 0) return; // Blank lines are keep-alives, not frames.
+    if (isBlank(bytes, length)) return; // Keep-alives, not frames.
     try {
       out.push({
         kind: "line",
@@ -137,4 +137,12 @@ export class LineDecoder {
       out.push({ kind: "bad_utf8" });
     }
   }
+}
+
+/** Whether the first `length` bytes are only spaces and tabs (or none). */
+function isBlank(bytes: Uint8Array, length: number): boolean {
+  for (let i = 0; i < length; i++) {
+    if (bytes[i] !== 0x20 && bytes[i] !== 0x09) return false;
+  }
+  return true;
 }

@@ -180,6 +180,23 @@ export function checkName(requested: string): Name {
       `${NAME_RULE}; a name cannot start with a combining mark`,
     );
   }
+  // Latin, Greek and Cyrillic accents all compose into letters under NFKC;
+  // a mark left over only decorates (a stroke through a letter, a pile of
+  // accents). Other scripts write vowels as marks, but never many in a row.
+  if (
+    /[\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}]\p{M}/u.test(display)
+  ) {
+    throw new ProtocolError(
+      "bad_name",
+      `${NAME_RULE}; found a combining mark that is not part of a letter`,
+    );
+  }
+  if (/\p{M}{3}/u.test(display)) {
+    throw new ProtocolError(
+      "bad_name",
+      `${NAME_RULE}; found more than two combining marks in a row`,
+    );
+  }
   const scripts = new Set<string>();
   for (const char of display) {
     if (!/\p{L}/u.test(char)) continue;

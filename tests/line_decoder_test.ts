@@ -136,3 +136,9 @@ Deno.test("decoder gives the same result however the bytes are cut", () => {
     { numRuns: 1_000 },
   );
 });
+
+Deno.test("LineDecoder skips lines of only spaces and tabs like empty ones", () => {
+  const decoder = new LineDecoder(64);
+  const bytes = new TextEncoder().encode(' \t \r\n\n{"a":1}\n  \n');
+  assert.deepEqual(decoder.push(bytes), [{ kind: "line", line: '{"a":1}' }]);
+});

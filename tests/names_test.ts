@@ -139,3 +139,17 @@ Deno.test("checkName never throws anything but a ProtocolError and keys are stab
     { numRuns: 3_000 },
   );
 });
+
+Deno.test("checkName() refuses marks that decorate instead of forming letters", () => {
+  for (const name of ["x\u0301\u0301\u0301\u0301", "ape\u0338", "a\u20DD"]) {
+    assert.throws(
+      () => checkName(name),
+      (error: unknown) =>
+        error instanceof ProtocolError && error.code === "bad_name",
+      JSON.stringify(name),
+    );
+  }
+  // Accents that compose are letters; so are vowel signs in other scripts.
+  assert.equal(checkName("Ze\u0301lie").display, "Zélie");
+  assert.equal(checkName("\u0928\u092E\u0938\u094D\u0924\u0947").key, "नमस्ते");
+});
