@@ -11,7 +11,6 @@
 
 import {
   configure,
-  getJsonLinesFormatter,
   getStreamSink,
   getTextFormatter,
   type LoggerConfig,
@@ -52,16 +51,38 @@ function stderrStream(): WritableStream<Uint8Array> {
   });
 }
 
+/** A logged value as a reader wants it: strings bare, errors by message. */
+function plainValue(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (value instanceof Error) return value.message;
+  return Deno.inspect(value);
+}
+
+/**
+ * One JSON object per record for log collectors: the message filled in as
+ * plain text, and the values again, typed, under `properties`.
+ */
+function jsonLine(record: LogRecord): string {
+  const message = record.message
+    .map((part, i) => i % 2 === 0 ? part as string : plainValue(part))
+    .join("");
+  return JSON.stringify({
+    "@timestamp": new Date(record.timestamp).toISOString(),
+    level: record.level,
+    logger: record.category.join("."),
+    message,
+    properties: record.properties,
+  }, (_, value) => value instanceof Error ? value.message : value) + "\n";
+}
+
 /** Sets up the sinks; call once before the server starts. */
 export async function setupLogging(options: LoggingOptions): Promise<void> {
   const sinks: Record<string, Sink> = {
     stderr: getStreamSink(stderrStream(), {
-      formatter: options.format === "json"
-        ? getJsonLinesFormatter({ message: "template" })
-        : getTextFormatter({
-          timestamp: "date-time-timezone",
-          value: (v) => typeof v === "string" ? v : Deno.inspect(v),
-        }),
+      formatter: options.format === "json" ? jsonLine : getTextFormatter({
+        timestamp: "date-time-timezone",
+        value: plainValue,
+      }),
     }),
   };
   const loggers: LoggerConfig<string, string>[] = [
