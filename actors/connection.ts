@@ -73,6 +73,14 @@ export type PasswordVerdict =
 /** Why a connection closed: a `bye` reason, or the link going away. */
 export type CloseReason = ByeReason | "connection_lost" | "internal";
 
+/** What a requested name is to the server. */
+export type NameStatus =
+  /** Registered; `name` is how it is shown. */
+  | { kind: "registered"; name: string }
+  | { kind: "free" }
+  /** Free, but it looks like the registered name `of`. */
+  | { kind: "lookalike"; of: string };
+
 /** Everything a connection machine does to the world. */
 export interface ConnectionPorts {
   timings: ConnectionTimings;
@@ -88,8 +96,8 @@ export interface ConnectionPorts {
   }): () => void;
   /** Sends a frame to the client. */
   write(connId: string, frame: ServerFrame): void;
-  /** The display name of a registered account, or null if none. */
-  lookupAccount(key: string): Promise<string | null>;
+  /** Whether a name is registered, free, or too like a registered one. */
+  lookupAccount(key: string): Promise<NameStatus>;
   /** Checks `password` for the account `key`, tried from `remote`. */
   checkPassword(
     key: string,
@@ -205,7 +213,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
             closed: (cause) => sendBack({ type: "LINK_CLOSED", cause }),
           }),
       ),
-      lookupAccount: fromPromise<string | null, { key: string }>(
+      lookupAccount: fromPromise<NameStatus, { key: string }>(
         ({ input }) => ports.lookupAccount(input.key),
       ),
       checkPassword: fromPromise<
@@ -253,7 +261,8 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       containsBye: ({ event }) =>
         event.type === "FRAMES" && event.frames.some((f) => f.type === "bye"),
       notLoggedIn: ({ context }) => !context.loggedIn,
-      hasAccount: (_, name: string | null) => name !== null,
+      nameIs: (_, params: { status: NameStatus; kind: NameStatus["kind"] }) =>
+        params.status.kind === params.kind,
       is: (_, params: { verdict: PasswordVerdict; kind: string }) =>
         params.verdict.kind === params.kind,
       noPenalty: ({ context }) => context.penaltyMs <= 0,
@@ -412,17 +421,42 @@ export function createConnectionMachine(ports: ConnectionPorts) {
               onDone: [
                 {
                   guard: {
-                    type: "hasAccount",
-                    params: ({ event }) => event.output,
+                    type: "nameIs",
+                    params: ({ event }) => ({
+                      status: event.output,
+                      kind: "registered",
+                    }),
                   },
                   target: "awaitingPassword",
                   actions: [
                     assign({
                       mode: "login",
-                      name: ({ event }) => event.output,
+                      name: ({ event }) =>
+                        (event.output as { name: string }).name,
                     }),
                     "askPassword",
                   ],
+                },
+                {
+                  // Refused before a password is asked for, not after.
+                  guard: {
+                    type: "nameIs",
+                    params: ({ event }) => ({
+                      status: event.output,
+                      kind: "lookalike",
+                    }),
+                  },
+                  target: "#connection.unregistered",
+                  actions: {
+                    type: "write",
+                    params: ({ context, event }) =>
+                      refusal(
+                        "name_confusable",
+                        `The name "${context.name}" looks like the registered name "${
+                          (event.output as { of: string }).of
+                        }"; choose another`,
+                      ),
+                  },
                 },
                 {
                   target: "awaitingPassword",

@@ -196,16 +196,21 @@ export class Inspector {
       return event.reason === "kicked" ? `kicked: ${event.text}` : reason;
     }
     if (type.startsWith("xstate.done.actor.")) {
-      const output = event.output;
+      const output = event.output as
+        | { kind?: string; code?: string; of?: string }
+        | undefined;
       if (type.endsWith(".lookingUp")) {
-        return output === null ? "name is free" : "account exists";
+        if (output?.kind === "registered") return "account exists";
+        if (output?.kind === "lookalike") return `looks like ${output.of}`;
+        return "name is free";
       }
+      if (output?.kind === "refused") return `refused: ${output.code}`;
       if (type.endsWith(".verifying")) {
-        return output ? "password accepted" : "wrong password";
+        return output?.kind === "accepted"
+          ? "password accepted"
+          : "wrong password";
       }
-      if (type.endsWith(".registering")) {
-        return output ? "registered" : "name taken meanwhile";
-      }
+      if (type.endsWith(".registering")) return "registered";
     }
     if (type.startsWith("xstate.error.actor.")) return "store failed";
     if (context?.closeReason) return context.closeReason.replaceAll("_", " ");

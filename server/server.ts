@@ -212,7 +212,12 @@ export async function startServer(
       return () => {};
     },
     write: (connId, frame) => void write(connId, frame),
-    lookupAccount: async (key) => (await accounts.find(key))?.name ?? null,
+    async lookupAccount(key) {
+      const account = await accounts.find(key);
+      if (account) return { kind: "registered", name: account.name };
+      const of = await accounts.lookalikeOf(key);
+      return of === null ? { kind: "free" } : { kind: "lookalike", of };
+    },
     async checkPassword(key, password, remote) {
       const locked = guard.loginRefusal(key, remote);
       if (locked) {

@@ -64,6 +64,15 @@ export class Accounts {
     return { created: false };
   }
 
+  /**
+   * The registered name that an unregistered `key` looks like, or null.
+   */
+  async lookalikeOf(key: string): Promise<string | null> {
+    const owner = await this.#kv.get<string>(["skeleton", nameSkeleton(key)]);
+    if (owner.value === null || owner.value === key) return null;
+    return (await this.find(owner.value))?.name ?? owner.value;
+  }
+
   /** Records a successful login. */
   async touch(key: string, at: number): Promise<void> {
     const found = await this.#kv.get<Account>(["account", key]);

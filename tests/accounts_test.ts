@@ -31,5 +31,8 @@ Deno.test("accounts refuse a name that looks like a registered one", async () =>
   assert.deepEqual(await accounts.create(account("BOB")), { created: false });
   assert.deepEqual(await accounts.create(account("жук")), { created: true });
   assert.equal(await accounts.find("вов"), null);
+  assert.equal(await accounts.lookalikeOf("вов"), "bob");
+  assert.equal(await accounts.lookalikeOf("bob"), null, "its own skeleton");
+  assert.equal(await accounts.lookalikeOf("dave"), null);
   kv.close();
 });

@@ -5,8 +5,7 @@ import { readClientFrame } from "../protocol/frames.ts";
 import { Inspector, type Transition } from "../server/inspector.ts";
 import { fakeWorld, settle } from "./support/fake_ports.ts";
 
-function inspected() {
-  const world = fakeWorld();
+function inspected(world = fakeWorld()) {
   const clock = new SimulatedClock();
   const connection = createConnectionMachine(world.ports);
   const inspector = new Inspector({
@@ -98,4 +97,22 @@ Deno.test("inspector explains a kick with the operator's text", () => {
     "(new) → unregistered (connected)",
     "unregistered → closed (kicked: go home)",
   ]);
+});
+
+Deno.test("inspector names the answers of a login: account, wrong and right password", async () => {
+  const world = fakeWorld();
+  world.accounts.set("bob", { name: "Bob", password: "right" });
+  const { clock, send, seen } = inspected(world);
+  send('{"type":"hello","v":1,"name":"bob"}');
+  await settle();
+  send('{"type":"password","password":"wrong"}');
+  await settle();
+  clock.increment(10_000);
+  await settle();
+  send('{"type":"password","password":"right"}');
+  await settle();
+  const causes = steps(seen).map((s) => s.slice(s.indexOf("(", 2)));
+  assert.ok(causes.includes("(account exists)"), causes.join("\n"));
+  assert.ok(causes.includes("(wrong password)"), causes.join("\n"));
+  assert.ok(causes.includes("(password accepted)"), causes.join("\n"));
 });

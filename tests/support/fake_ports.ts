@@ -60,8 +60,14 @@ export function fakeWorld(
         };
       },
       write: (_, frame) => world.written.push(frame),
-      lookupAccount: (key) =>
-        Promise.resolve(world.accounts.get(key)?.name ?? null),
+      lookupAccount(key) {
+        const account = world.accounts.get(key);
+        return Promise.resolve(
+          account
+            ? { kind: "registered", name: account.name }
+            : { kind: "free" },
+        );
+      },
       checkPassword(key, password): Promise<PasswordVerdict> {
         if (world.refuseWith !== null) {
           return Promise.resolve({
