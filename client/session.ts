@@ -347,13 +347,17 @@ export class Session {
   async #leave(graceMs: number): Promise<void> {
     if (this.#state === "closed") return;
     this.#stopping = true;
-    // Quitting right after a send must not make it look lost.
-    await waitAtMost(
-      this.#timers,
-      LEAVE_ANSWERS_WAIT_MS,
-      this.#sendsAnswered(),
-    );
-    if (this.#isClosed()) return;
+    // Quitting right after a send must not make it look lost. With nothing
+    // to wait for, the bye goes at once: a login under way may be ended
+    // by the caller right after this call.
+    if (this.#pending.size > 0) {
+      await waitAtMost(
+        this.#timers,
+        LEAVE_ANSWERS_WAIT_MS,
+        this.#sendsAnswered(),
+      );
+      if (this.#isClosed()) return;
+    }
     // The server's bye, or its silence, is reason enough to close.
     this.#endExplained = true;
     this.#byeSaid = true;
