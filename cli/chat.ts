@@ -218,6 +218,7 @@ async function run(
     transport: new SocketTransport(),
     name,
     onEvent: show,
+    unattended: !terminal.interactive,
     password: terminal.interactive
       ? typedPasswords(terminal, show, password)
       : unattendedPasswords(password),

@@ -29,6 +29,17 @@ export interface ChatClientOptions {
   loginTimeoutMs?: number;
   /** Longest wait for the server's `bye` when leaving. Default 2,000 ms. */
   leaveGraceMs?: number;
+  /**
+   * At the end of input, longest silence of the server before the wait
+   * for the rest of the stored backlog ends; see `Session.backlog`.
+   */
+  backlogIdleMs?: number;
+  /**
+   * Piped input: say `not connected` once until the next login instead of
+   * for every command; the commands are still counted as not accepted.
+   * Default false.
+   */
+  unattended?: boolean;
 }
 
 /**
@@ -62,6 +73,8 @@ export class ChatClient {
   readonly #seen = new Map<string, number>();
   #session?: Session;
   #unaccepted = 0;
+  // Set once `not connected` was said in unattended mode; reset at login.
+  #saidNotConnected = false;
 
   /** @param options See {@linkcode ChatClientOptions}. */
   constructor(options: ChatClientOptions) {
@@ -111,7 +124,7 @@ export class ChatClient {
         const session = this.session;
         if (!session) {
           this.#unaccepted++;
-          emit(notice("not_connected", NOT_CONNECTED));
+          this.#notConnected();
         } else if (session.send(command.to, command.text) === undefined) {
           this.#unaccepted++;
         } else {
@@ -120,7 +133,7 @@ export class ChatClient {
         return "continue";
       }
       case "who":
-        if (!this.session) emit(notice("not_connected", NOT_CONNECTED));
+        if (!this.session) this.#notConnected();
         else this.session.who();
         return "continue";
       case "bye":
@@ -191,13 +204,25 @@ export class ChatClient {
       if (this.#session === session) this.#session = undefined;
     });
     const result = await session.login();
-    if (result.ok) return result;
+    if (result.ok) {
+      this.#saidNotConnected = false;
+      return result;
+    }
     if (this.#session === session) this.#session = undefined;
     return {
       ok: false,
       reason:
         `cannot log in to ${address} as ${options.name}: ${result.reason}`,
     };
+  }
+
+  /** Says a command needs a connection; once in a row when unattended. */
+  #notConnected(): void {
+    if (this.#options.unattended) {
+      if (this.#saidNotConnected) return;
+      this.#saidNotConnected = true;
+    }
+    this.#options.onEvent(notice("not_connected", NOT_CONNECTED));
   }
 
   /** Leaves the current server, if any; see {@linkcode Session.leave}. */
@@ -209,11 +234,17 @@ export class ChatClient {
   }
 
   /**
-   * The end of input: waits until the server answered everything sent,
-   * then leaves.
+   * The end of input: waits until the server answered everything sent
+   * and the whole stored backlog announced at login arrived, then leaves.
    */
   async finish(): Promise<void> {
-    await this.#session?.settled();
+    const session = this.session;
+    if (session) {
+      await Promise.all([
+        session.settled(),
+        session.backlog(this.#options.backlogIdleMs),
+      ]);
+    }
     await this.leave();
   }
 }

@@ -65,18 +65,24 @@ export function formatTime(ts: number, utc = false): string {
 }
 
 // Control characters (escape sequences above all) would let a sender move
-// the cursor or recolour the reader's terminal; show them as U+FFFD.
-// deno-lint-ignore no-control-regex
-const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+// the cursor or recolour the reader's terminal, and directional controls
+// (embeddings, overrides, isolates, marks) would let it reorder what the
+// reader sees; show them all as U+FFFD.
+const CONTROL =
+  // deno-lint-ignore no-control-regex
+  /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** `line` with every control character shown as U+FFFD. */
+function neutralise(line: string): string {
+  return line.replace(CONTROL, "\uFFFD");
+}
 
 /**
  * Lines for `text` after `head`: the first line of the text joins the head,
  * the others follow indented by {@linkcode CONTINUATION_INDENT}.
  */
 function block(head: string, text: string): string[] {
-  const lines = text.split(/\r?\n/).map((line) =>
-    line.replace(CONTROL, "\uFFFD")
-  );
+  const lines = text.split(/\r?\n/);
   return [
     head + lines[0],
     ...lines.slice(1).map((line) => CONTINUATION_INDENT + line),
@@ -162,6 +168,11 @@ export function formatEvent(
   options: FormatOptions = {},
 ): string[] {
   if (options.json) return [JSON.stringify(event)];
+  // Names and server texts are as untrusted as message texts.
+  return textLines(event, options).map(neutralise);
+}
+
+function textLines(event: ChatEvent, options: FormatOptions): string[] {
   const time = (ts: number) => formatTime(ts, options.utc);
   switch (event.event) {
     case "message":

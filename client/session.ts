@@ -100,6 +100,18 @@ export interface SessionOptions {
   loginTimeoutMs?: number;
 }
 
+/**
+ * Longest wait, when leaving, for the server's answers to the messages
+ * already sent before saying `bye`, in milliseconds.
+ */
+export const LEAVE_ANSWERS_WAIT_MS = 5_000;
+
+/**
+ * Default for {@linkcode Session.backlog}: how long the stored backlog may
+ * stay silent before the wait for the rest of it ends, in milliseconds.
+ */
+export const BACKLOG_IDLE_MS = 5_000;
+
 /** Most `send` frames written and not yet answered by the server. */
 export const MAX_UNANSWERED_SENDS = 64;
 
@@ -165,6 +177,12 @@ export class Session {
   // come, and how many of them are new (0 until the first new one).
   #replayLeft = 0;
   #replayShown = 0;
+  #backlogWaiters: Array<() => void> = [];
+  #backlogIdleMs = BACKLOG_IDLE_MS;
+  #backlogTimer: TimerHandle;
+  // Highest seq received (shown or a duplicate) and highest acked.
+  #receivedSeq = -1;
+  #ackedSeq = -1;
   #name: string;
   #state: SessionState = "login";
   // Login sub-state: waiting for the server, or for the password source.
@@ -174,6 +192,7 @@ export class Session {
   #closedResolve!: () => void;
   #whoWaiting = 0;
   #settledWaiters: Array<() => void> = [];
+  #answerWaiters: Array<() => void> = [];
   #nextId = 1;
   #timer: TimerHandle;
   #pingSent = false;
@@ -181,8 +200,11 @@ export class Session {
   #pingTimeoutMs = 0;
   // Set once the user will have been told why the link ended.
   #endExplained = false;
-  // Set once `bye` is said: nothing more is sent.
-  #leaving = false;
+  // Set once leaving starts: nothing more leaves the outbox.
+  #stopping = false;
+  // Set once `bye` is said: nothing more is sent, no stored message shown.
+  #byeSaid = false;
+  #leaving?: Promise<void>;
 
   /** @param options See {@linkcode SessionOptions}. */
   constructor(options: SessionOptions) {
@@ -289,17 +311,60 @@ export class Session {
   }
 
   /**
-   * Says `bye`, waits for the server's `bye` or the link to close, then
-   * closes it.
+   * Resolves once every private message the `ready` frame announced as
+   * stored has arrived (shown or already seen), the session is closed, or
+   * nothing arrived for `idleMs`: a script that ends its input at once
+   * still gets its whole backlog.
    *
-   * @param graceMs Longest wait for the server. Default 2,000.
+   * @param idleMs Longest silence before giving up on the rest.
    */
-  async leave(graceMs = 2_000): Promise<void> {
+  backlog(idleMs = BACKLOG_IDLE_MS): Promise<void> {
+    if (this.#replayLeft === 0 || this.#state === "closed") {
+      return Promise.resolve();
+    }
+    this.#backlogIdleMs = idleMs;
+    const done = new Promise<void>((resolve) =>
+      this.#backlogWaiters.push(resolve)
+    );
+    this.#armBacklogTimer();
+    return done;
+  }
+
+  /**
+   * Leaves politely: stops sending what still waits in the outbox, waits
+   * up to {@linkcode LEAVE_ANSWERS_WAIT_MS} for the server's answers to
+   * the messages already sent, acknowledges every stored message shown,
+   * says `bye`, waits for the server's `bye` or the link to close, then
+   * closes it. Calling it again joins the leaving under way.
+   *
+   * @param graceMs Longest wait for the server's `bye`. Default 2,000.
+   */
+  leave(graceMs = 2_000): Promise<void> {
+    this.#leaving ??= this.#leave(graceMs);
+    return this.#leaving;
+  }
+
+  async #leave(graceMs: number): Promise<void> {
     if (this.#state === "closed") return;
+    this.#stopping = true;
+    // Quitting right after a send must not make it look lost. With nothing
+    // to wait for, the bye goes at once: a login under way may be ended
+    // by the caller right after this call.
+    if (this.#pending.size > 0) {
+      await waitAtMost(
+        this.#timers,
+        LEAVE_ANSWERS_WAIT_MS,
+        this.#sendsAnswered(),
+      );
+      if (this.#isClosed()) return;
+    }
     // The server's bye, or its silence, is reason enough to close.
     this.#endExplained = true;
-    this.#leaving = true;
+    this.#byeSaid = true;
     this.#stopTimer();
+    // The server forgets nothing acked after the bye: ack everything
+    // received first (the batches were acked already; this is the rule).
+    if (this.#receivedSeq > this.#ackedSeq) this.#ack(this.#receivedSeq);
     this.#write({ type: "bye" });
     await waitAtMost(this.#timers, graceMs, this.closed);
     this.close();
@@ -335,8 +400,14 @@ export class Session {
     }
     // One ack covers the whole batch, duplicates included: the server
     // resends until it hears one.
-    if (ackSeq !== undefined) this.#write({ type: "ack", seq: ackSeq });
-    if (this.#state === "ready") this.#armPingTimer();
+    if (ackSeq !== undefined) this.#ack(ackSeq);
+    if (this.#state === "ready" && !this.#byeSaid) this.#armPingTimer();
+    this.#checkBacklog();
+  }
+
+  #ack(seq: number): void {
+    this.#ackedSeq = Math.max(this.#ackedSeq, seq);
+    this.#write({ type: "ack", seq });
   }
 
   #parse(item: Inbound): ServerFrame | undefined {
@@ -469,6 +540,9 @@ export class Session {
       });
       return undefined;
     }
+    // After the bye an ack would not count: leave it for the next login.
+    if (this.#byeSaid) return undefined;
+    this.#receivedSeq = Math.max(this.#receivedSeq, frame.seq);
     const key = this.#seenKey;
     const replayed = this.#replayLeft > 0;
     if (replayed) this.#replayLeft--;
@@ -589,6 +663,7 @@ export class Session {
     this.#checkFlushed();
     this.#whoWaiting = 0;
     this.#checkSettled();
+    this.#checkBacklog();
     this.#closedResolve();
   }
 
@@ -619,6 +694,34 @@ export class Session {
         `the server did not answer within ${this.#loginTimeoutMs / 1000} s`,
       );
     }, this.#loginTimeoutMs);
+  }
+
+  #armBacklogTimer(): void {
+    if (this.#backlogTimer !== undefined) {
+      this.#timers.clearTimeout(this.#backlogTimer);
+    }
+    this.#backlogTimer = this.#timers.setTimeout(() => {
+      this.#backlogTimer = undefined;
+      this.#backlogDone();
+    }, this.#backlogIdleMs);
+  }
+
+  /** Frames arrived or the link closed: the backlog wait may be over. */
+  #checkBacklog(): void {
+    if (this.#backlogWaiters.length === 0) return;
+    if (this.#replayLeft === 0 || this.#state === "closed") {
+      this.#backlogDone();
+    } else {
+      this.#armBacklogTimer();
+    }
+  }
+
+  #backlogDone(): void {
+    if (this.#backlogTimer !== undefined) {
+      this.#timers.clearTimeout(this.#backlogTimer);
+      this.#backlogTimer = undefined;
+    }
+    for (const resolve of this.#backlogWaiters.splice(0)) resolve();
   }
 
   /** Something arrived: the server is alive; wait a full interval again. */
@@ -657,7 +760,7 @@ export class Session {
   /** Writes what waits in the outbox as far as room and rate allow. */
   #pump(): void {
     while (
-      this.#state === "ready" && !this.#leaving &&
+      this.#state === "ready" && !this.#stopping &&
       this.#outbox.length > 0 && this.#paceTimer === undefined
     ) {
       const next = this.#outbox[0];
@@ -709,6 +812,12 @@ export class Session {
     return this.#state === "closed";
   }
 
+  /** Resolves once no sent message waits for its answer. */
+  #sendsAnswered(): Promise<void> {
+    if (this.#pending.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#answerWaiters.push(resolve));
+  }
+
   #isSettled(): boolean {
     return this.#state === "closed" ||
       (this.#pending.size === 0 && this.#outbox.length === 0 &&
@@ -716,6 +825,9 @@ export class Session {
   }
 
   #checkSettled(): void {
+    if (this.#pending.size === 0 || this.#state === "closed") {
+      for (const resolve of this.#answerWaiters.splice(0)) resolve();
+    }
     if (!this.#isSettled()) return;
     for (const resolve of this.#settledWaiters.splice(0)) resolve();
   }

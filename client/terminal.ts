@@ -36,11 +36,14 @@ function writeStdout(text: string): void {
 }
 
 /**
- * Stdout for readline with a mute switch: while muted, readline's echo of
- * typed keys goes nowhere.
+ * Stdout for readline with two mute switches: while either is on,
+ * readline's echo of typed keys goes nowhere. `muted` hides a password;
+ * `paused` hides keys typed ahead while a command runs, which are shown
+ * after their prompt once read.
  */
 class MutableOutput extends Writable {
   muted = false;
+  paused = true;
 
   get columns(): number {
     return process.stdout.columns ?? 80;
@@ -59,7 +62,7 @@ class MutableOutput extends Writable {
     _encoding: string,
     callback: (error?: Error | null) => void,
   ): void {
-    if (!this.muted) writeStdout(String(chunk));
+    if (!this.muted && !this.paused) writeStdout(String(chunk));
     callback();
   }
 }
@@ -157,10 +160,23 @@ export class Terminal {
   nextLine(): Promise<LineOrEnd> {
     if (this.#holding) this.#release();
     const ready = this.#lines.shift();
-    if (ready !== undefined) return Promise.resolve(ready);
+    if (ready !== undefined) {
+      // Typed ahead, unseen: show it after its prompt, as if typed now.
+      if (this.interactive) {
+        writeStdout(this.#clearPrompt() + this.#rl.getPrompt() + ready + "\n");
+        this.#lineOpen = false;
+      }
+      return Promise.resolve(ready);
+    }
     if (this.#ended) return Promise.resolve(null);
-    if (this.interactive) {
+    if (this.#output) {
       this.#reading = true;
+      this.#output.paused = false;
+      // The cursor is at the start of a fresh row: the prompt and any
+      // line typed ahead are drawn there.
+      if (!this.#lineOpen) {
+        (this.#rl as unknown as ReadlineInternals).prevRows = 0;
+      }
       this.#lineOpen = true;
       this.#rl.prompt(true);
     }
@@ -265,7 +281,10 @@ export class Terminal {
   /** Stops reading and gives the terminal back as it was. */
   close(): void {
     this.#holding = false;
-    if (this.#output) this.#output.muted = false;
+    if (this.#output) {
+      this.#output.muted = false;
+      this.#output.paused = false;
+    }
     if (this.#signal) {
       Deno.removeSignalListener("SIGINT", this.#signal);
       this.#signal = undefined;
@@ -334,6 +353,8 @@ export class Terminal {
     if (!waiter) return false;
     this.#waiter = undefined;
     this.#reading = false;
+    // Until the next prompt, what is typed is kept unseen.
+    if (this.#output) this.#output.paused = true;
     waiter(line);
     return true;
   }

@@ -409,3 +409,21 @@ Deno.test("a configured password serves every HI on a terminal, not only the fir
     await cleanup();
   }
 });
+
+Deno.test("a command typed ahead while another runs is shown after its own prompt", async () => {
+  const s = await start();
+  try {
+    await register(s);
+    await s.pty.type("BYE" + ENTER + "QUIT" + ENTER);
+    const end = await ending(s.pty);
+    assert.deepEqual(end.before.slice(-3), [
+      `${s.server.address}|alice > BYE`,
+      "*** disconnected: goodbye",
+      "alice> QUIT",
+    ]);
+    assert.equal(end.exit, "exit=0");
+    assert.equal(end.echo, "echo");
+  } finally {
+    await s.done();
+  }
+});

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ChatClient } from "../client/chat_client.ts";
+import { ChatClient, type ChatClientOptions } from "../client/chat_client.ts";
 import { parseCommand } from "../client/commands.ts";
 import type { ChatEvent } from "../client/events.ts";
 import {
@@ -9,13 +9,18 @@ import {
   type ServerEnd,
 } from "./client_fakes.ts";
 
-function newClient(server: FakeServer, events: ChatEvent[]): ChatClient {
+function newClient(
+  server: FakeServer,
+  events: ChatEvent[],
+  options: Partial<ChatClientOptions> = {},
+): ChatClient {
   return new ChatClient({
     transport: server.transport,
     name: "alice",
     onEvent: (event) => events.push(event),
     password: () => Promise.resolve("pw"),
     timers: new FakeTimers(),
+    ...options,
   });
 }
 
@@ -158,5 +163,64 @@ Deno.test("chat client counts the messages that were not accepted", async () => 
   await end.closed;
   await new Promise((resolve) => setTimeout(resolve, 0));
   assert.equal(client.unaccepted, 4);
+  server.close();
+});
+
+Deno.test("unattended chat client says not connected once until it logs in again, counting every message", async () => {
+  const server = await new FakeServer().start();
+  const events: ChatEvent[] = [];
+  const client = newClient(server, events, { unattended: true });
+  const notConnected = () =>
+    events.filter((e) => e.event === "notice" && e.code === "not_connected")
+      .length;
+  for (const line of ["@bob one", "WHO", "@bob two"]) {
+    await client.execute(parseCommand(line));
+  }
+  assert.equal(notConnected(), 1);
+  assert.equal(client.unaccepted, 2);
+  const [, end] = await Promise.all([
+    client.execute(parseCommand("HI chat:1")),
+    acceptLogin(server),
+  ]);
+  end.link.close();
+  await end.closed;
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  for (let i = 0; i < 5; i++) await client.execute(parseCommand("@bob x"));
+  assert.equal(notConnected(), 2, "Expected it said again after the loss");
+  assert.equal(client.unaccepted, 7);
+  server.close();
+});
+
+Deno.test("chat client at the end of input waits for the whole stored backlog before its bye", async () => {
+  const server = await new FakeServer().start();
+  const events: ChatEvent[] = [];
+  const client = newClient(server, events);
+  const connected = client.execute(parseCommand("HI chat:1"));
+  const end = await server.accept();
+  await end.next();
+  end.send({ type: "auth", mode: "login", name: "alice" });
+  await end.next();
+  end.send(ready({ stored: 3 }));
+  await connected;
+  const finished = client.finish();
+  const msg = (seq: number) => ({
+    type: "msg",
+    from: "bob",
+    to: "alice",
+    ts: 1,
+    text: `m${seq}`,
+    seq,
+  });
+  end.send(msg(1));
+  assert.deepEqual(await end.next(), { type: "ack", seq: 1 });
+  end.send(msg(2), msg(3));
+  assert.deepEqual(await end.next(), { type: "ack", seq: 3 });
+  assert.deepEqual(await end.next(), { type: "bye" });
+  end.send({ type: "bye", reason: "client_left", text: "Goodbye" });
+  await finished;
+  assert.deepEqual(
+    events.flatMap((e) => e.event === "message" ? [e.text] : []),
+    ["m1", "m2", "m3"],
+  );
   server.close();
 });

@@ -134,6 +134,41 @@ Deno.test("formatEvent() shows control characters harmlessly", () => {
   );
 });
 
+Deno.test("formatEvent() neutralises bidi controls in texts and names", () => {
+  // A right-to-left override would show "evil.exe" reversed; every
+  // directional control becomes U+FFFD.
+  const bidi = "\u202A\u202B\u202C\u202D\u202E\u2066\u2067\u2068\u2069" +
+    "\u200E\u200F\u061C";
+  const marks = "\uFFFD".repeat(12);
+  assert.deepEqual(
+    text({
+      event: "message",
+      ts: TS,
+      from: "m\u202Eallory",
+      to: "alice",
+      text: `ok ${bidi}\nnext\u202Eline`,
+      seq: 3,
+    }),
+    [
+      `2021/06/04 15:35:30 m\uFFFDallory: ok ${marks}`,
+      "    next\uFFFDline",
+    ],
+  );
+  assert.deepEqual(
+    text({ event: "who", users: ["bob", "e\u2067ve"] }),
+    ["*** online: bob, e\uFFFDve"],
+  );
+  assert.deepEqual(
+    text({ event: "delivered", id: "1", to: "b\u202Eob" }),
+    ["*** delivered to b\uFFFDob"],
+  );
+  // Ordinary right-to-left letters stay.
+  assert.deepEqual(
+    text({ event: "broadcast", ts: TS, from: "eve", text: "שלום" }),
+    ["2021/06/04 15:35:30 broadcast from eve: שלום"],
+  );
+});
+
 Deno.test("formatEvent() prints each event as one JSON line with json", () => {
   const event = {
     event: "message",

@@ -685,3 +685,125 @@ Deno.test("session reports messages still waiting when the connection ends as no
   assert.equal(s.timers.pending, 0, "Expected the pacing timer stopped");
   s.server.close();
 });
+
+Deno.test("session shows no stored message arriving after its bye, leaving it to the next login", async () => {
+  // The server ignores an ack after the bye: a message shown now would be
+  // shown again at the next login.
+  const seen = new Map<string, number>();
+  const s = await loggedIn({ seen, readyFields: { stored: 3 } });
+  s.end.send(toAlice(1));
+  assert.deepEqual(await s.end.next(), { type: "ack", seq: 1 });
+  const left = s.session.leave();
+  assert.deepEqual(await s.end.next(), { type: "bye" });
+  s.end.send(toAlice(2), toAlice(3), {
+    type: "bye",
+    reason: "client_left",
+    text: "Goodbye",
+  });
+  await left;
+  assert.deepEqual(shown(s.events), [
+    "3 messages arrived while you were away",
+    "m1",
+  ]);
+  assert.deepEqual(s.end.unread, [], "Expected no ack after the bye");
+  assert.equal(seen.get("chat:1|alice|db-1"), 1);
+  await teardown(s);
+});
+
+Deno.test("session leaving acks every message shown before its bye", async () => {
+  const s = await loggedIn();
+  s.end.send(toAlice(4), toAlice(5));
+  s.end.send(toAlice(6));
+  await settle();
+  const left = s.session.leave();
+  await settle();
+  const frames = s.end.unread;
+  assert.deepEqual(frames.at(-1), { type: "bye" });
+  const acked = Math.max(
+    ...frames.flatMap((f) => f.type === "ack" ? [f.seq as number] : []),
+  );
+  assert.equal(acked, 6);
+  s.end.send({ type: "bye", reason: "client_left", text: "Goodbye" });
+  await left;
+  await teardown(s);
+});
+
+Deno.test("session leaving waits for the answers to sent messages before its bye", async () => {
+  const s = await loggedIn();
+  s.events.length = 0;
+  s.session.send("bob", "quick");
+  const sent = await s.end.next();
+  assert.equal(sent?.type, "send");
+  const left = s.session.leave();
+  // Called twice (QUIT, then Ctrl-C): one leaving, one bye.
+  const again = s.session.leave();
+  await settle();
+  assert.deepEqual(s.end.unread, [], "Expected no bye before the answer");
+  s.end.send({ type: "accepted", id: sent!.id, ts: 5, status: "sent" });
+  assert.deepEqual(await s.end.next(), { type: "bye" });
+  s.end.send({ type: "bye", reason: "client_left", text: "Goodbye" });
+  await Promise.all([left, again]);
+  assert.deepEqual(s.events.map((e) => e.event), ["echo", "disconnected"]);
+  assert.deepEqual(s.end.unread, [], "Expected exactly one bye");
+  await teardown(s);
+});
+
+Deno.test("session leaving says bye after 5 s without answers to sent messages", async () => {
+  const s = await loggedIn();
+  s.events.length = 0;
+  s.session.send("bob", "unanswered");
+  await s.end.next();
+  const left = s.session.leave();
+  await settle();
+  s.timers.tick(4_999);
+  await settle();
+  assert.deepEqual(s.end.unread, [], "Expected no bye before 5 s");
+  s.timers.tick(1);
+  assert.deepEqual(await s.end.next(), { type: "bye" });
+  // A late answer still counts.
+  s.end.send({ type: "error", id: "1", code: "rate_limited", text: "Slow" });
+  s.end.send({ type: "bye", reason: "client_left", text: "Goodbye" });
+  await left;
+  assert.deepEqual(
+    s.events.map((e) => e.event === "notice" ? e.code : e.event),
+    ["rate_limited", "disconnected"],
+  );
+  await teardown(s);
+});
+
+Deno.test("session backlog waits for every stored message announced, duplicates included", async () => {
+  const seen = new Map<string, number>([["chat:1|alice|db-1", 1]]);
+  const s = await loggedIn({ seen, readyFields: { stored: 3 } });
+  let done = false;
+  const backlog = s.session.backlog().then(() => done = true);
+  s.end.send(toAlice(1), toAlice(2));
+  await s.end.next();
+  await settle();
+  assert.equal(done, false, "Expected the wait to go on for the third");
+  // A broadcast is not part of the backlog.
+  s.end.send({ type: "msg", from: "bob", to: "all", ts: 1, text: "hey" });
+  await settle();
+  assert.equal(done, false);
+  s.end.send(toAlice(3));
+  await backlog;
+  assert.deepEqual(shown(s.events), [
+    "2 messages arrived while you were away",
+    "m2",
+    "m3",
+  ]);
+  await teardown(s);
+});
+
+Deno.test("session backlog wait ends after a silence of the server", async () => {
+  const s = await loggedIn({ readyFields: { stored: 3 } });
+  let done = false;
+  const backlog = s.session.backlog(3_000).then(() => done = true);
+  s.end.send(toAlice(1));
+  await s.end.next();
+  s.timers.tick(2_999);
+  await settle();
+  assert.equal(done, false, "Expected a frame to restart the wait");
+  s.timers.tick(1);
+  await backlog;
+  await teardown(s);
+});
