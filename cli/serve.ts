@@ -280,8 +280,13 @@ export async function main(args: string[]): Promise<number> {
       token,
     });
   } catch (error) {
+    const where = config.admin === null
+      ? adminSocketPath(config.db)
+      : `${adminSocketPath(config.db)} or ${config.admin}`;
     console.error(
-      `parley serve: cannot offer parley debug: ${(error as Error).message}`,
+      `parley serve: cannot offer parley debug on ${where}: ${
+        (error as Error).message
+      }`,
     );
     await server.shutdown();
     await stopLogging();

@@ -427,8 +427,12 @@ async function users(server: Server): Promise<UserView[]> {
 function kick(
   server: Server,
   target: string,
-  text = "Kicked by the operator",
+  reason = "Kicked by the operator",
 ): AdminReply {
+  // The reason goes into logs and onto a terminal: one line, no controls.
+  // deno-lint-ignore no-control-regex
+  const text = String(reason).replace(/[\x00-\x1f\x7f-\x9f]+/g, " ").trim()
+    .slice(0, 200) || "Kicked by the operator";
   const record = findConnection(server, target);
   if (record.endedAt !== null) {
     throw new AdminError(
