@@ -90,21 +90,28 @@ export interface ConnectionPorts {
   write(connId: string, frame: ServerFrame): void;
   /** The display name of a registered account, or null if none. */
   lookupAccount(key: string): Promise<string | null>;
-  /** Checks `password` for the account `key`, tried from `remote`. */
+  /**
+   * Checks `password` for the account `key`, tried from `remote`. `signal`
+   * aborts when the connection stops waiting (closed, timed out), so a
+   * check still queued need not be made.
+   */
   checkPassword(
     key: string,
     password: string,
     remote: string,
+    signal?: AbortSignal,
   ): Promise<PasswordVerdict>;
   /**
    * Registers an account from `remote`; never `wrong`, `refused` when the
    * name was taken meanwhile or the address made too many accounts.
+   * `signal` as for {@linkcode ConnectionPorts.checkPassword}.
    */
   register(
     name: string,
     key: string,
     password: string,
     remote: string,
+    signal?: AbortSignal,
   ): Promise<PasswordVerdict>;
   /** The user is logged in on this connection: route to it from now on. */
   enterSession(connId: string, name: string, key: string): void;
@@ -211,14 +218,20 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       checkPassword: fromPromise<
         PasswordVerdict,
         { key: string; password: string; remote: string }
-      >(({ input }) =>
-        ports.checkPassword(input.key, input.password, input.remote)
+      >(({ input, signal }) =>
+        ports.checkPassword(input.key, input.password, input.remote, signal)
       ),
       register: fromPromise<
         PasswordVerdict,
         { name: string; key: string; password: string; remote: string }
-      >(({ input }) =>
-        ports.register(input.name, input.key, input.password, input.remote)
+      >(({ input, signal }) =>
+        ports.register(
+          input.name,
+          input.key,
+          input.password,
+          input.remote,
+          signal,
+        )
       ),
     },
     delays: {

@@ -24,6 +24,7 @@ import { Accounts } from "../store/accounts.ts";
 import { databaseInstance, openDatabase } from "../store/database.ts";
 import { GroupCommitter } from "../store/group_commit.ts";
 import { Mailboxes } from "../store/mailboxes.ts";
+import { HashQueue } from "../store/hash_queue.ts";
 import { hashPassword, verifyPassword } from "../store/password.ts";
 import type {
   Inbound,
@@ -110,6 +111,7 @@ export async function startServer(
   });
   const connections = new Map<string, Connection>();
   const guard = new LoginGuard(config.loginGuard, now);
+  const hashes = new HashQueue(config.hashConcurrency);
   const closing = new Set<Promise<void>>();
   const netlogOn = config.netlog !== null;
 
@@ -209,7 +211,7 @@ export async function startServer(
     },
     write: (connId, frame) => void write(connId, frame),
     lookupAccount: async (key) => (await accounts.find(key))?.name ?? null,
-    async checkPassword(key, password, remote) {
+    async checkPassword(key, password, remote, signal) {
       const locked = guard.loginRefusal(key, remote);
       if (locked) {
         authLog.warn("Refused login of {user} from {remote}: {reason}", {
@@ -221,7 +223,7 @@ export async function startServer(
       }
       const account = await accounts.find(key);
       const ok = account !== null &&
-        await verifyPassword(password, account.hash);
+        await hashes.run(() => verifyPassword(password, account.hash), signal);
       if (ok) {
         guard.succeeded(key, remote);
         return { kind: "accepted" };
@@ -233,7 +235,7 @@ export async function startServer(
       });
       return { kind: "wrong", delayMs };
     },
-    async register(name, key, password, remote) {
+    async register(name, key, password, remote, signal) {
       const limited = guard.register(remote);
       if (limited) {
         authLog.warn("Refused registration of {user} from {remote}: {reason}", {
@@ -243,11 +245,10 @@ export async function startServer(
         });
         return { kind: "refused", code: limited.code, text: limited.message };
       }
-      const hash = await hashPassword(password, {
-        N: config.hashCost,
-        r: 8,
-        p: 1,
-      });
+      const hash = await hashes.run(
+        () => hashPassword(password, { N: config.hashCost, r: 8, p: 1 }),
+        signal,
+      );
       const created = await accounts.create({
         name,
         key,
