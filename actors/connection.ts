@@ -76,6 +76,11 @@ export type CloseReason = ByeReason | "connection_lost" | "internal";
 /** Everything a connection machine does to the world. */
 export interface ConnectionPorts {
   timings: ConnectionTimings;
+  /**
+   * Milliseconds on a steady clock: the clock the actor's timers run on
+   * (a simulated one in tests).
+   */
+  now(): number;
   /** Called once at start with the running actor, so others can reach it. */
   attach(connId: string, actor: AnyActorRef): void;
   /**
@@ -133,6 +138,8 @@ export interface ConnectionContext {
   /** Delay before answering the last wrong password, in ms. */
   penaltyMs: number;
   loggedIn: boolean;
+  /** When the last frame arrived, on {@linkcode ConnectionPorts.now}. */
+  lastFrameAt: number;
   closeReason: CloseReason | null;
   closeText: string;
 }
@@ -235,7 +242,12 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       ),
     },
     delays: {
-      pingInterval: ports.timings.pingIntervalMs,
+      /** What is left of the idle interval since the last frame. */
+      pingInterval: ({ context }) =>
+        Math.max(
+          0,
+          context.lastFrameAt + ports.timings.pingIntervalMs - ports.now(),
+        ),
       pingTimeout: ports.timings.pingTimeoutMs,
       loginTimeout: ports.timings.loginTimeoutMs,
       penalty: ({ context }) => context.penaltyMs,
@@ -266,6 +278,8 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       containsBye: ({ event }) =>
         event.type === "FRAMES" && event.frames.some((f) => f.type === "bye"),
       notLoggedIn: ({ context }) => !context.loggedIn,
+      quietForPingInterval: ({ context }) =>
+        ports.now() - context.lastFrameAt >= ports.timings.pingIntervalMs,
       hasAccount: (_, name: string | null) => name !== null,
       is: (_, params: { verdict: PasswordVerdict; kind: string }) =>
         params.verdict.kind === params.kind,
@@ -338,6 +352,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
         }),
       enterSession: ({ context }) =>
         ports.enterSession(context.connId, context.name!, context.key!),
+      noteFrame: assign({ lastFrameAt: () => ports.now() }),
       handleFrames: ({ context, event }) => {
         const frames = (event as FramesEvent).frames;
         const bye = frames.findIndex((f) => f.type === "bye");
@@ -366,6 +381,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       failures: 0,
       penaltyMs: 0,
       loggedIn: false,
+      lastFrameAt: 0,
       closeReason: null,
       closeText: "",
     }),
@@ -590,11 +606,21 @@ export function createConnectionMachine(ports: ConnectionPorts) {
           if (context.loggedIn) return;
           enqueue(cancel("loginTimer"));
           enqueue(assign({ loggedIn: true }));
+          enqueue("noteFrame");
           enqueue("enterSession");
         }),
-        after: { pingInterval: "idle-probing" },
-        // Reentering restarts the idle timer: any frame shows life.
-        on: { FRAMES: onlineFrames({ reenter: true }) },
+        // Any frame shows life, but restarting the idle timer on every read
+        // (a cancel and a new timer each time) costs more than the rest of
+        // the event: a frame only notes its time, and the timer, armed for
+        // what was left of the interval, arms itself again for the rest
+        // when frames came meanwhile.
+        after: {
+          pingInterval: [
+            { guard: "quietForPingInterval", target: "idle-probing" },
+            { target: "online", reenter: true },
+          ],
+        },
+        on: { FRAMES: onlineFrames() },
       },
       "idle-probing": {
         entry: "ping",
@@ -604,7 +630,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
             actions: [{ type: "setReason", params: "ping_timeout" }],
           },
         },
-        on: { FRAMES: onlineFrames({ reenter: false }) },
+        on: { FRAMES: onlineFrames("#connection.online") },
       },
       closed: {
         type: "final",
@@ -638,15 +664,18 @@ function loginPhaseFrames(phase: string) {
   ] as const;
 }
 
-/** Frames while logged in: handed to the hub; `bye` closes after the rest. */
-function onlineFrames({ reenter }: { reenter: boolean }) {
+/**
+ * Frames while logged in: handed to the hub; `bye` closes after the rest.
+ * `online` stays where it is (no target); `idle-probing` returns to it.
+ */
+function onlineFrames(target?: "#connection.online") {
   return [
     {
       guard: "containsBye",
       target: "#connection.closed",
       actions: ["handleFrames", { type: "setReason", params: "client_left" }],
     },
-    { target: "#connection.online", reenter, actions: "handleFrames" },
+    { target, actions: ["noteFrame", "handleFrames"] },
   ] as const;
 }
 

@@ -190,6 +190,8 @@ export async function startServer(
       pingTimeoutMs: config.pingTimeoutS * 1000,
       loginTimeoutMs: config.loginTimeoutS * 1000,
     },
+    // Steady, unlike the wall clock, which may be set back.
+    now: () => performance.now(),
     attach(connId, actor) {
       const conn = connections.get(connId);
       if (conn) conn.actor = actor;
