@@ -131,9 +131,21 @@ export async function startServer(
   const write = (connId: string, frame: ServerFrame): boolean => {
     const conn = connections.get(connId);
     if (!conn) return false;
-    const line = JSON.stringify(frame);
+    return writeLine(conn, JSON.stringify(frame));
+  };
+
+  const writeLine = (conn: Connection, line: string): boolean => {
     if (netlogOn) logFrame(conn, "out", line);
     return conn.link.send(line);
+  };
+
+  /** One frame to many: a broadcast is serialised once, not per receiver. */
+  const writeAll = (connIds: string[], frame: ServerFrame): void => {
+    const line = JSON.stringify(frame);
+    for (const connId of connIds) {
+      const conn = connections.get(connId);
+      if (conn) writeLine(conn, line);
+    }
   };
 
   const kick = (connId: string, reason: ByeReason, text: string) =>
@@ -141,6 +153,7 @@ export async function startServer(
 
   const hub = new Hub({
     write,
+    writeAll,
     kick,
     queuedBytes: (connId) => connections.get(connId)?.link.queuedBytes ?? 0,
     accountName: async (key) => (await accounts.find(key))?.name ?? null,
