@@ -205,6 +205,10 @@ export async function startServer(
     },
     // Steady, unlike the wall clock, which may be set back.
     now: () => performance.now(),
+    setTimer(ms, fire) {
+      const timer = setTimeout(fire, ms);
+      return () => clearTimeout(timer);
+    },
     attach(connId, actor) {
       const conn = connections.get(connId);
       if (conn) conn.actor = actor;

@@ -58,6 +58,10 @@ export function fakeWorld(
     ports: {
       timings,
       now: () => clock.now(),
+      setTimer(ms, fire) {
+        const id = clock.setTimeout(fire, ms);
+        return () => clock.clearTimeout(id);
+      },
       attach() {},
       read() {
         return () => {
