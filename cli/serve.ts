@@ -134,6 +134,12 @@ export function parseServeArgs(args: string[]): ServeConfig {
       "--admin-token-file <file>",
       "file holding the token TCP admin clients must send",
     )
+    .option(
+      "--hash-concurrency <n>",
+      "password hashes computed at once; more logins wait (default: half the cores)",
+      integer(1, 1024),
+      defaults.hashConcurrency,
+    )
     .addOption(
       new Option("--hash-cost <N>", "scrypt cost for new passwords")
         .argParser(integer(1024, 1 << 20))
@@ -162,6 +168,7 @@ export function parseServeArgs(args: string[]): ServeConfig {
     logLevel: o.logLevel,
     logFormat: o.logFormat,
     hashCost: o.hashCost,
+    hashConcurrency: o.hashConcurrency,
     admin: o.admin ?? null,
     adminTokenFile: o.adminTokenFile ?? null,
     rateLimit: o.rateLimit,

@@ -5,6 +5,7 @@
  */
 
 import { join } from "node:path";
+import { defaultHashConcurrency } from "../store/hash_queue.ts";
 import { DEFAULT_LOGIN_GUARD, type LoginGuardOptions } from "./login_guard.ts";
 
 /** Everything `parley serve` can be told. */
@@ -28,6 +29,8 @@ export interface ServeConfig {
   maxQueuedBytes: number;
   /** scrypt cost N for new passwords (tests lower it). */
   hashCost: number;
+  /** Password hashes computed at once; more logins wait their turn. */
+  hashConcurrency: number;
   /** `host:port` for the admin endpoint over TCP, or null for none. */
   admin: string | null;
   /** File holding the token TCP admin clients must send. */
@@ -69,6 +72,7 @@ export function defaultConfig(): ServeConfig {
     offlineTtlDays: 30,
     maxQueuedBytes: 1 << 20,
     hashCost: 16_384,
+    hashConcurrency: defaultHashConcurrency(),
     admin: null,
     adminTokenFile: null,
     rateLimit: 20,

@@ -42,6 +42,11 @@ const REPLAY_HIGH_WATER = 256 * 1024;
 export interface HubPorts {
   /** Sends a frame on a connection; false if it could not be queued. */
   write(connId: string, frame: ServerFrame): boolean;
+  /**
+   * Sends one frame on many connections, as {@linkcode HubPorts.write}
+   * does one by one; lets the server serialise it once for all.
+   */
+  writeAll(connIds: string[], frame: ServerFrame): void;
   /** Bytes queued on a connection and not yet sent. */
   queuedBytes(connId: string): number;
   /** Ends a connection with a reason shown to its client. */
@@ -396,9 +401,9 @@ export class Hub {
       ts,
       text: frame.text,
     };
-    for (const other of this.#byKey.values()) {
-      this.#ports.write(other.connId, msg);
-    }
+    const everyone: string[] = [];
+    for (const other of this.#byKey.values()) everyone.push(other.connId);
+    this.#ports.writeAll(everyone, msg);
     this.#ports.write(session.connId, {
       type: "accepted",
       id: frame.id,

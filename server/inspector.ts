@@ -177,10 +177,10 @@ export class Inspector {
       const types = frames.slice(0, 4).map((f) => f.type).join(", ");
       return `frames: ${types}${frames.length > 4 ? ", …" : ""}`;
     }
-    if (type.startsWith("xstate.after.pingInterval.")) {
+    if (type === "IDLE_TIMER") {
       return `no frame for ${timings.pingInterval} s`;
     }
-    if (type.startsWith("xstate.after.pingTimeout.")) {
+    if (type === "PING_TIMEOUT") {
       return `no answer to ping for ${timings.pingTimeout} s`;
     }
     if (type === "LOGIN_TIMEOUT") {

@@ -24,6 +24,7 @@ import { Accounts } from "../store/accounts.ts";
 import { databaseInstance, openDatabase } from "../store/database.ts";
 import { GroupCommitter } from "../store/group_commit.ts";
 import { Mailboxes } from "../store/mailboxes.ts";
+import { HashQueue } from "../store/hash_queue.ts";
 import { hashPassword, verifyPassword } from "../store/password.ts";
 import type {
   Inbound,
@@ -114,6 +115,7 @@ export async function startServer(
   });
   const connections = new Map<string, Connection>();
   const guard = new LoginGuard(config.loginGuard, now);
+  const hashes = new HashQueue(config.hashConcurrency);
   const closing = new Set<Promise<void>>();
   const netlogOn = config.netlog !== null;
 
@@ -133,9 +135,21 @@ export async function startServer(
   const write = (connId: string, frame: ServerFrame): boolean => {
     const conn = connections.get(connId);
     if (!conn) return false;
-    const line = JSON.stringify(frame);
+    return writeLine(conn, JSON.stringify(frame));
+  };
+
+  const writeLine = (conn: Connection, line: string): boolean => {
     if (netlogOn) logFrame(conn, "out", line);
     return conn.link.send(line);
+  };
+
+  /** One frame to many: a broadcast is serialised once, not per receiver. */
+  const writeAll = (connIds: string[], frame: ServerFrame): void => {
+    const line = JSON.stringify(frame);
+    for (const connId of connIds) {
+      const conn = connections.get(connId);
+      if (conn) writeLine(conn, line);
+    }
   };
 
   const kick = (connId: string, reason: ByeReason, text: string) =>
@@ -143,6 +157,7 @@ export async function startServer(
 
   const hub = new Hub({
     write,
+    writeAll,
     kick,
     queuedBytes: (connId) => connections.get(connId)?.link.queuedBytes ?? 0,
     accountName: async (key) => (await accounts.find(key))?.name ?? null,
@@ -192,6 +207,12 @@ export async function startServer(
       pingTimeoutMs: config.pingTimeoutS * 1000,
       loginTimeoutMs: config.loginTimeoutS * 1000,
     },
+    // Steady, unlike the wall clock, which may be set back.
+    now: () => performance.now(),
+    setTimer(ms, fire) {
+      const timer = setTimeout(fire, ms);
+      return () => clearTimeout(timer);
+    },
     attach(connId, actor) {
       const conn = connections.get(connId);
       if (conn) conn.actor = actor;
@@ -218,7 +239,7 @@ export async function startServer(
       const of = await accounts.lookalikeOf(key);
       return of === null ? { kind: "free" } : { kind: "lookalike", of };
     },
-    async checkPassword(key, password, remote) {
+    async checkPassword(key, password, remote, signal) {
       const locked = guard.loginRefusal(key, remote);
       if (locked) {
         authLog.warn("Refused login of {user} from {remote}: {reason}", {
@@ -230,7 +251,7 @@ export async function startServer(
       }
       const account = await accounts.find(key);
       const ok = account !== null &&
-        await verifyPassword(password, account.hash);
+        await hashes.run(() => verifyPassword(password, account.hash), signal);
       if (ok) {
         guard.succeeded(key, remote);
         return { kind: "accepted" };
@@ -242,7 +263,7 @@ export async function startServer(
       });
       return { kind: "wrong", delayMs };
     },
-    async register(name, key, password, remote) {
+    async register(name, key, password, remote, signal) {
       const limited = guard.register(remote);
       if (limited) {
         authLog.warn("Refused registration of {user} from {remote}: {reason}", {
@@ -252,11 +273,10 @@ export async function startServer(
         });
         return { kind: "refused", code: limited.code, text: limited.message };
       }
-      const hash = await hashPassword(password, {
-        N: config.hashCost,
-        r: 8,
-        p: 1,
-      });
+      const hash = await hashes.run(
+        () => hashPassword(password, { N: config.hashCost, r: 8, p: 1 }),
+        signal,
+      );
       const created = await accounts.create({
         name,
         key,

@@ -31,6 +31,9 @@ async function startHub(rateLimit: HubPorts["rateLimit"] = null) {
       written.push([connId, frame]);
       return true;
     },
+    writeAll: (connIds, frame) => {
+      for (const connId of connIds) written.push([connId, frame]);
+    },
     queuedBytes: () => 0,
     kick: () => {},
     accountName: (key) => Promise.resolve(key === "bob" ? "bob" : null),

@@ -22,12 +22,14 @@ async function fixture(accounts = ["alice", "bob", "carol"]): Promise<Fixture> {
   });
   const out = new Map<string, ServerFrame[]>();
   const kicked: Array<[string, string]> = [];
+  const write = (connId: string, frame: ServerFrame) => {
+    if (!out.has(connId)) out.set(connId, []);
+    out.get(connId)!.push(frame);
+    return true;
+  };
   const hub = new Hub({
-    write(connId, frame) {
-      if (!out.has(connId)) out.set(connId, []);
-      out.get(connId)!.push(frame);
-      return true;
-    },
+    write,
+    writeAll: (connIds, frame) => connIds.forEach((id) => write(id, frame)),
     queuedBytes: () => 0,
     kick: (connId, reason) => kicked.push([connId, reason]),
     accountName: (key) => Promise.resolve(accounts.includes(key) ? key : null),

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { createActor, SimulatedClock } from "xstate";
+import { createActor } from "xstate";
 import { createConnectionMachine } from "../actors/connection.ts";
 import { readClientFrame } from "../protocol/frames.ts";
 import { Inspector, type Transition } from "../server/inspector.ts";
 import { fakeWorld, settle } from "./support/fake_ports.ts";
 
 function inspected(world = fakeWorld()) {
-  const clock = new SimulatedClock();
+  const clock = world.clock;
   const connection = createConnectionMachine(world.ports);
   const inspector = new Inspector({
     connection,

@@ -27,6 +27,8 @@ export interface FakeWorld {
   sessions: string[];
   finished: Array<{ reason: CloseReason; text: string }>;
   accounts: Map<string, { name: string; password: string }>;
+  /** The clock of the ports and of actors started on this world. */
+  clock: SimulatedClock;
   readStopped: boolean;
   /** Delay asked for before answering a wrong password, in ms. */
   wrongDelayMs: number;
@@ -42,7 +44,9 @@ export function fakeWorld(
     loginTimeoutMs: 30_000,
   },
 ): FakeWorld {
+  const clock = new SimulatedClock();
   const world: FakeWorld = {
+    clock,
     written: [],
     handled: [],
     sessions: [],
@@ -53,6 +57,11 @@ export function fakeWorld(
     refuseWith: null,
     ports: {
       timings,
+      now: () => clock.now(),
+      setTimer(ms, fire) {
+        const id = clock.setTimeout(fire, ms);
+        return () => clock.clearTimeout(id);
+      },
       attach() {},
       read() {
         return () => {
@@ -103,7 +112,7 @@ export function fakeWorld(
 
 /** A started connection actor on a simulated clock. */
 export function startConnection(world: FakeWorld) {
-  const clock = new SimulatedClock();
+  const clock = world.clock;
   const actor = createActor(createConnectionMachine(world.ports), {
     input: { connId: "conn-1", remote: "memory:1" },
     clock,
