@@ -13,7 +13,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { dirname, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import type { Listener, Transport } from "../transport/transport.ts";
 
 /** Longest Unix socket path in bytes (108 bytes with the final NUL). */
@@ -38,11 +38,28 @@ const encoder = new TextEncoder();
  */
 export function adminSocketPath(db: string): string | null {
   if (db === ":memory:") return null;
-  const absolute = resolve(db);
+  const absolute = realPath(resolve(db));
   const beside = `${absolute}.admin.sock`;
   if (encoder.encode(beside).length <= MAX_SOCKET_PATH) return beside;
   const hash = createHash("sha256").update(absolute).digest("hex");
   return `${runtimeDir()}/parley-admin-${hash.slice(0, 16)}.sock`;
+}
+
+/**
+ * The path with every link resolved, so that two names for one database
+ * (a symlink, `..`) lead to one socket, and a second server on the same
+ * file is refused like one on the same path.
+ */
+function realPath(absolute: string): string {
+  try {
+    return Deno.realPathSync(absolute);
+  } catch {
+    try {
+      return join(Deno.realPathSync(dirname(absolute)), basename(absolute));
+    } catch {
+      return absolute; // Nothing there yet: serve creates it.
+    }
+  }
 }
 
 function runtimeDir(): string {

@@ -75,3 +75,16 @@ Deno.test("admin socket path moves to the runtime folder when too long", () => {
   assert.equal(adminSocketPath(db), path);
   assert.notEqual(adminSocketPath(db + "2"), path);
 });
+
+Deno.test("adminSocketPath() gives a symlinked database the socket of its file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/a.db`, "");
+    await Deno.symlink(`${dir}/a.db`, `${dir}/link.db`);
+    const real = Deno.realPathSync(`${dir}/a.db`);
+    assert.equal(adminSocketPath(`${dir}/link.db`), `${real}.admin.sock`);
+    assert.equal(adminSocketPath(`${dir}/./a.db`), `${real}.admin.sock`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
