@@ -44,19 +44,22 @@ export function netlogText(inbound: Inbound, frame: Incoming): string {
         return JSON.stringify({ ...frame, password: "***" });
       }
       if (frame.type !== "invalid") return JSON.stringify(frame);
-      if (!PASSWORD_HINT.test(inbound.line)) return inbound.line;
-      return redactInvalid(inbound.line);
+      return redactInvalid(inbound.line, frame.code);
   }
 }
 
-/** A line that is no frame but may hold a password. */
-function redactInvalid(line: string): string {
+/**
+ * A line that is no frame. A JSON object is written with anything named
+ * like a password masked; any other line is described, not copied: a
+ * client that sends its password as a bare line at the wrong moment must
+ * not find it in the log.
+ */
+function redactInvalid(line: string, code: string): string {
   let value: unknown;
   try {
     value = JSON.parse(line);
   } catch {
-    const at = line.search(PASSWORD_HINT);
-    return `${line.slice(0, at)}*** <rest of the line not logged>`;
+    return `<${code}: a line of ${line.length} characters, not logged>`;
   }
   if (typeof value === "object" && value !== null && !Array.isArray(value)) {
     return JSON.stringify(
@@ -64,5 +67,7 @@ function redactInvalid(line: string): string {
       (key, field) => PASSWORD_HINT.test(key) ? "***" : field,
     );
   }
-  return "<a line that is no frame and may hold a password, not logged>";
+  return `<${code}: a JSON ${
+    Array.isArray(value) ? "array" : typeof value
+  }, not logged>`;
 }
