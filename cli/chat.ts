@@ -242,9 +242,11 @@ async function run(
     return true;
   };
 
-  // A script learns from the status whether every message went through.
+  // A script learns from the status whether every message went through;
+  // a message the input ended in the middle of never went.
+  let unfinished = 0;
   const finalStatus = (): number => {
-    const failed = client.unaccepted;
+    const failed = client.unaccepted + unfinished;
     if (terminal.interactive || failed === 0) return 0;
     console.error(
       `parley chat: ${failed} ${
@@ -260,7 +262,10 @@ async function run(
       terminal.setPrompt(prompt());
       const line = commands.shift() ?? await terminal.nextLine();
       if (line === null) {
-        if (joiner.cancel()) show(notice("cancelled", "message cancelled"));
+        if (joiner.cancel()) {
+          unfinished++;
+          show(notice("cancelled", "message cancelled"));
+        }
         // Ctrl-D is QUIT; piped input first waits for the server's answers.
         if (terminal.interactive) await client.leave();
         else await client.finish();

@@ -245,3 +245,32 @@ Deno.test("a login lockout is reported with the server's reason and exits 1", as
     await cleanup();
   }
 });
+
+Deno.test("parley chat exits 1 when the input ends inside a continued message", async () => {
+  const [dir, cleanup] = await tempDir();
+  const server = await ServerProcess.start(dir);
+  try {
+    await register(server, "y", "pw-y");
+    const file = `${dir}/unfinished.txt`;
+    await Deno.writeTextFile(file, "@y a\\\nb\\\n");
+    const result = await chatFromFile(file, "pw-x", [
+      "--name",
+      "x",
+      "--server",
+      server.address,
+    ]);
+    assert.equal(result.code, 1);
+    assert.ok(
+      result.stdout.includes("*** message cancelled"),
+      result.stdout.join("\n"),
+    );
+    assert.equal(result.stdout.filter(isTimed).length, 0, "nothing was sent");
+    assert.equal(
+      result.stderr,
+      "parley chat: 1 message was not accepted\n",
+    );
+  } finally {
+    await server.stop();
+    await cleanup();
+  }
+});
