@@ -123,6 +123,18 @@ export function nameSkeleton(key: string): string {
 }
 
 /**
+ * A refused name as an error may quote it: controls and direction marks
+ * spelled out, so the error cannot rearrange the terminal showing it.
+ */
+function quoted(name: string): string {
+  return JSON.stringify(name).replace(
+    // deno-lint-ignore no-control-regex
+    /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/**
  * The comparison key of a name, without checking it.
  *
  * @example
@@ -171,7 +183,7 @@ export function checkName(requested: string): Name {
       ? "an empty name"
       : length > MAX_NAME_LENGTH
       ? `${length} characters`
-      : `${JSON.stringify(requested)}`;
+      : quoted(requested);
     throw new ProtocolError("bad_name", `${NAME_RULE}; found ${found}`);
   }
   if (/^\p{M}/u.test(display)) {

@@ -153,3 +153,12 @@ Deno.test("checkName() refuses marks that decorate instead of forming letters", 
   assert.equal(checkName("Ze\u0301lie").display, "Zélie");
   assert.equal(checkName("\u0928\u092E\u0938\u094D\u0924\u0947").key, "नमस्ते");
 });
+
+Deno.test("checkName() spells out control characters when it quotes a refused name", () => {
+  assert.throws(
+    () => checkName("bo\u0085b"),
+    (error: unknown) =>
+      error instanceof ProtocolError &&
+      error.message.endsWith('found "bo\\u0085b"'),
+  );
+});
