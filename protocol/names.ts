@@ -128,7 +128,6 @@ export function nameSkeleton(key: string): string {
  */
 function quoted(name: string): string {
   return JSON.stringify(name).replace(
-    // deno-lint-ignore no-control-regex
     /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
     (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
