@@ -6,6 +6,8 @@
  * @module
  */
 
+import { TokenBucket } from "../protocol/token_bucket.ts";
+
 /**
  * Share of the announced rate the client uses. The server counts frames
  * when they arrive, and the network can bunch frames sent evenly; sending
@@ -33,11 +35,7 @@ const RATE_SHARE = 0.9;
  * ```
  */
 export class SendPacer {
-  readonly #perMs: number;
-  readonly #burst: number;
-  readonly #now: () => number;
-  #tokens: number;
-  #at: number;
+  readonly #bucket: TokenBucket;
 
   /**
    * @param perSecond The server's `rateLimit`; above 0.
@@ -51,11 +49,11 @@ export class SendPacer {
         `Expected a rate above 0 frames a second, found ${perSecond}`,
       );
     }
-    this.#perMs = perSecond * RATE_SHARE / 1000;
-    this.#burst = Math.max(1, Math.floor(burst) - 1);
-    this.#now = now;
-    this.#tokens = this.#burst;
-    this.#at = now();
+    this.#bucket = new TokenBucket(
+      perSecond * RATE_SHARE,
+      Math.max(1, Math.floor(burst) - 1),
+      now,
+    );
   }
 
   /**
@@ -65,16 +63,6 @@ export class SendPacer {
    * milliseconds to wait before asking again.
    */
   take(): number {
-    const now = this.#now();
-    this.#tokens = Math.min(
-      this.#burst,
-      this.#tokens + Math.max(0, now - this.#at) * this.#perMs,
-    );
-    this.#at = now;
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1;
-      return 0;
-    }
-    return Math.ceil((1 - this.#tokens) / this.#perMs);
+    return this.#bucket.take();
   }
 }
