@@ -298,10 +298,9 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       notLoggedIn: ({ context }) => !context.loggedIn,
       quietForPingInterval: ({ context }) =>
         ports.now() - context.lastFrameAt >= ports.timings.pingIntervalMs,
-      nameIs: (_, params: { status: NameStatus; kind: NameStatus["kind"] }) =>
-        params.status.kind === params.kind,
-      is: (_, params: { verdict: PasswordVerdict; kind: string }) =>
-        params.verdict.kind === params.kind,
+      /** The answer of an invoked check (a name, a password) is of `kind`. */
+      outputIs: ({ event }, kind: (NameStatus | PasswordVerdict)["kind"]) =>
+        (event as { output?: { kind?: string } }).output?.kind === kind,
       noPenalty: ({ context }) => context.penaltyMs <= 0,
       lastChance: ({ context }) =>
         context.failures + 1 >= MAX_PASSWORD_FAILURES,
@@ -459,13 +458,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
               input: ({ context }) => ({ key: context.key! }),
               onDone: [
                 {
-                  guard: {
-                    type: "nameIs",
-                    params: ({ event }) => ({
-                      status: event.output,
-                      kind: "registered",
-                    }),
-                  },
+                  guard: { type: "outputIs", params: "registered" },
                   target: "awaitingPassword",
                   actions: [
                     assign({
@@ -478,13 +471,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
                 },
                 {
                   // Refused before a password is asked for, not after.
-                  guard: {
-                    type: "nameIs",
-                    params: ({ event }) => ({
-                      status: event.output,
-                      kind: "lookalike",
-                    }),
-                  },
+                  guard: { type: "outputIs", params: "lookalike" },
                   target: "#connection.unregistered",
                   actions: {
                     type: "write",
@@ -553,23 +540,11 @@ export function createConnectionMachine(ports: ConnectionPorts) {
               }),
               onDone: [
                 {
-                  guard: {
-                    type: "is",
-                    params: ({ event }) => ({
-                      verdict: event.output,
-                      kind: "accepted",
-                    }),
-                  },
+                  guard: { type: "outputIs", params: "accepted" },
                   target: "#connection.online",
                 },
                 {
-                  guard: {
-                    type: "is",
-                    params: ({ event }) => ({
-                      verdict: event.output,
-                      kind: "refused",
-                    }),
-                  },
+                  guard: { type: "outputIs", params: "refused" },
                   target: "#connection.closed",
                   actions: [
                     { type: "refuse", params: ({ event }) => event.output },
@@ -620,13 +595,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
               }),
               onDone: [
                 {
-                  guard: {
-                    type: "is",
-                    params: ({ event }) => ({
-                      verdict: event.output,
-                      kind: "accepted",
-                    }),
-                  },
+                  guard: { type: "outputIs", params: "accepted" },
                   target: "#connection.online",
                 },
                 {
