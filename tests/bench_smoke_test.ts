@@ -8,16 +8,6 @@ import assert from "node:assert/strict";
 
 const BENCH = new URL("../scripts/bench.ts", import.meta.url).pathname;
 
-const SCENARIOS = [
-  "relay",
-  "pairs",
-  "steady",
-  "idle",
-  "fanout",
-  "replay",
-  "storm",
-];
-
 /** Every figure a scenario must report, as a path into its result. */
 const FIGURES: Record<string, string[]> = {
   relay: ["rate", "latencyMs.p99"],
@@ -28,6 +18,8 @@ const FIGURES: Record<string, string[]> = {
   replay: ["seconds", "received"],
   storm: ["latencyMs.p99", "stormLatencyMs.p99", "p99Ratio", "logins"],
 };
+
+const SCENARIOS = Object.keys(FIGURES);
 
 function at(value: unknown, path: string): unknown {
   return path.split(".").reduce(

@@ -1,14 +1,12 @@
 import assert from "node:assert/strict";
 import {
   fakeWorld,
+  hello,
+  password,
   settle,
   startConnection,
   stateOf,
 } from "./support/fake_ports.ts";
-
-const hello = (name: string) => JSON.stringify({ type: "hello", v: 1, name });
-const password = (p: string) =>
-  JSON.stringify({ type: "password", password: p });
 
 Deno.test("connection registers a new name and goes online", async () => {
   const world = fakeWorld();

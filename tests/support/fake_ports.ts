@@ -136,3 +136,11 @@ export function stateOf(actor: AnyActorRef): string {
     ).map(([k, v]) => `${k}.${flatten(v)}`).join(",");
   return flatten(actor.getSnapshot().value);
 }
+
+/** A `hello` line for `name`. */
+export const hello = (name: string) =>
+  JSON.stringify({ type: "hello", v: 1, name });
+
+/** A `password` line. */
+export const password = (p: string) =>
+  JSON.stringify({ type: "password", password: p });
