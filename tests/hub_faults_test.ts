@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import type { ServerFrame } from "../protocol/frames.ts";
-import { Hub, type HubPorts } from "../server/hub.ts";
+import type { HubPorts } from "../server/hub.ts";
 import { GroupCommitter, type Write } from "../store/group_commit.ts";
-import { Mailboxes } from "../store/mailboxes.ts";
+import { send, startHub } from "./support/hub_fixture.ts";
 
 /** A committer whose commits fail while `failing` is set, like a full disk. */
 class FlakyCommitter extends GroupCommitter {
@@ -16,67 +15,23 @@ class FlakyCommitter extends GroupCommitter {
   }
 }
 
-async function startHub(rateLimit: HubPorts["rateLimit"] = null) {
-  const kv = await Deno.openKv(":memory:");
-  const committer = new FlakyCommitter(kv);
-  let now = 1_000;
-  const mailboxes = new Mailboxes(kv, committer, {
+async function startHubWithUsers(rateLimit: HubPorts["rateLimit"] = null) {
+  const t = await startHub({
+    accounts: ["bob"],
     maxStored: 100,
-    ttlMs: 86_400_000,
-    now: () => now,
-  });
-  const written: Array<[string, ServerFrame]> = [];
-  const hub = new Hub({
-    write: (connId, frame) => {
-      written.push([connId, frame]);
-      return true;
-    },
-    writeAll: (connIds, frame) => {
-      for (const connId of connIds) written.push([connId, frame]);
-    },
-    queuedBytes: () => 0,
-    kick: () => {},
-    accountName: (key) => Promise.resolve(key === "bob" ? "bob" : null),
-    now: () => now,
+    committer: (kv) => new FlakyCommitter(kv),
     rateLimit,
-    ready: {
-      server: "test",
-      pingInterval: 30,
-      pingTimeout: 10,
-      instance: "i1",
-      rateLimit: 0,
-      rateBurst: 0,
-    },
-  }, mailboxes);
-  await hub.enter("c1", "alice", "alice");
-  await hub.enter("c2", "bob", "bob");
-  written.length = 0;
-  const framesTo = (connId: string) =>
-    written.filter(([c]) => c === connId).map(([, f]) => f);
-  return {
-    hub,
-    committer,
-    written,
-    framesTo,
-    tick: (ms: number) => now += ms,
-    async close() {
-      await committer.drain();
-      kv.close();
-    },
-  };
+  });
+  await t.hub.enter("c1", "alice", "alice");
+  await t.hub.enter("c2", "bob", "bob");
+  t.written.length = 0;
+  return { ...t, committer: t.committer as FlakyCommitter };
 }
-
-const send = (id: string, to: string, text: string) => ({
-  type: "send" as const,
-  id,
-  to,
-  text,
-});
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
 Deno.test("sender is told store_failed when the database cannot write, and the next message goes through", async () => {
-  const t = await startHub();
+  const t = await startHubWithUsers();
   t.committer.failing = true;
   t.hub.handle("c1", [send("m1", "bob", "lost?")]);
   await settle();
@@ -102,7 +57,7 @@ Deno.test("sender is told store_failed when the database cannot write, and the n
 });
 
 Deno.test("sender over the message rate is told rate_limited with the wait, others unaffected", async () => {
-  const t = await startHub({ perSecond: 2, burst: 2 });
+  const t = await startHubWithUsers({ perSecond: 2, burst: 2 });
   t.hub.handle("c1", [
     send("1", "all", "a"),
     send("2", "all", "b"),

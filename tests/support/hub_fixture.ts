@@ -1,0 +1,98 @@
+/**
+ * A hub over an in-memory database and fake ports that record every frame
+ * written, for unit tests of routing and delivery.
+ *
+ * @module
+ */
+
+import type { ServerFrame } from "../../protocol/frames.ts";
+import { Hub, type HubPorts } from "../../server/hub.ts";
+import { openDatabase } from "../../store/database.ts";
+import { GroupCommitter } from "../../store/group_commit.ts";
+import { Mailboxes } from "../../store/mailboxes.ts";
+
+/** How to build the hub. */
+export interface HubFixtureOptions {
+  /** Registered names (keys); the array may grow during a test. */
+  accounts?: string[];
+  /** Stored messages per recipient. Default 100,000. */
+  maxStored?: number;
+  /** The committer to store through, e.g. one that fails on purpose. */
+  committer?: (kv: Deno.Kv) => GroupCommitter;
+  rateLimit?: HubPorts["rateLimit"];
+}
+
+/** A hub and what it did. */
+export interface HubFixture {
+  hub: Hub;
+  committer: GroupCommitter;
+  /** Every frame written, with its connection, in order. */
+  written: Array<[string, ServerFrame]>;
+  /** The frames written to one connection, in order. */
+  framesTo(connId: string): ServerFrame[];
+  /** Connections kicked, with the reason. */
+  kicked: Array<[string, string]>;
+  /** Moves the fake clock on. */
+  tick(ms: number): void;
+  close(): Promise<void>;
+}
+
+/** Starts a hub; the clock starts at 1,000 ms. */
+export async function startHub(
+  options: HubFixtureOptions = {},
+): Promise<HubFixture> {
+  const accounts = options.accounts ?? ["alice", "bob", "carol"];
+  const kv = await openDatabase(":memory:");
+  const committer = options.committer?.(kv) ?? new GroupCommitter(kv);
+  let now = 1_000;
+  const mailboxes = new Mailboxes(kv, committer, {
+    maxStored: options.maxStored ?? 100_000,
+    ttlMs: 86_400_000,
+    now: () => now,
+  });
+  const written: Array<[string, ServerFrame]> = [];
+  const kicked: Array<[string, string]> = [];
+  const hub = new Hub({
+    write: (connId, frame) => {
+      written.push([connId, frame]);
+      return true;
+    },
+    writeAll: (connIds, frame) => {
+      for (const connId of connIds) written.push([connId, frame]);
+    },
+    queuedBytes: () => 0,
+    kick: (connId, reason) => kicked.push([connId, reason]),
+    accountName: (key) => Promise.resolve(accounts.includes(key) ? key : null),
+    now: () => now,
+    rateLimit: options.rateLimit ?? null,
+    ready: {
+      server: "test",
+      pingInterval: 30,
+      pingTimeout: 10,
+      instance: "i1",
+      rateLimit: 0,
+      rateBurst: 0,
+    },
+  }, mailboxes);
+  return {
+    hub,
+    committer,
+    written,
+    framesTo: (connId) =>
+      written.filter(([c]) => c === connId).map(([, f]) => f),
+    kicked,
+    tick: (ms) => now += ms,
+    async close() {
+      await committer.drain();
+      kv.close();
+    },
+  };
+}
+
+/** A `send` frame. */
+export const send = (id: string, to: string, text: string) => ({
+  type: "send" as const,
+  id,
+  to,
+  text,
+});
