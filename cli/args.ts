@@ -6,6 +6,7 @@
  */
 
 import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { spellOutControls } from "../protocol/controls.ts";
 import { VERSION } from "../version.ts";
 
 /** Exit status for a bad flag or value. */
@@ -61,11 +62,7 @@ export function parseArgs(command: Command, args: string[]): void {
       }
       // The message may quote what was typed: spell out anything that
       // could move or reverse the terminal's text.
-      const text = error.message.replace(/^error: /, "").replace(
-        // deno-lint-ignore no-control-regex
-        /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
-        (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
-      );
+      const text = spellOutControls(error.message.replace(/^error: /, ""));
       throw new UsageExit(
         EXIT_USAGE,
         `${command.name()}: ${text} (see --help)`,

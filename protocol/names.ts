@@ -10,6 +10,7 @@
  * @module
  */
 
+import { spellOutControls } from "./controls.ts";
 import { ProtocolError } from "./errors.ts";
 
 /** Longest name, in characters after normalisation. */
@@ -127,10 +128,7 @@ export function nameSkeleton(key: string): string {
  * spelled out, so the error cannot rearrange the terminal showing it.
  */
 function quoted(name: string): string {
-  return JSON.stringify(name).replace(
-    /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
-    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
+  return spellOutControls(JSON.stringify(name));
 }
 
 /**
