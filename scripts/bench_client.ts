@@ -8,10 +8,10 @@
  * @module
  */
 
-const encoder = new TextEncoder();
+import { PROTOCOL_VERSION } from "../protocol/frames.ts";
+import { parseAddress } from "../transport/socket.ts";
 
-/** Called for every received line; `frame` is parsed only when needed. */
-export type LineHandler = (line: string) => void;
+const encoder = new TextEncoder();
 
 /** One connection to a parley server (or to the no-op relay). */
 export class BenchClient {
@@ -23,13 +23,9 @@ export class BenchClient {
   #closed = false;
   #waiters: Array<{ type: string; resolve: (frame: unknown) => void }> = [];
   /** Called with each line not taken by a waiter. */
-  onLine: LineHandler = () => {};
+  onLine: (line: string) => void = () => {};
   /** Highest `seq` seen in this read, acked once the read is handled. */
   #ackUpTo = 0;
-  /** Whether to answer private messages with `ack` (off for the relay). */
-  autoAck = true;
-  /** Called after each read's lines are handled. */
-  onBatch: () => void = () => {};
   readonly closed: Promise<void>;
 
   private constructor(conn: Deno.TcpConn, readBytes: number) {
@@ -48,10 +44,13 @@ export class BenchClient {
     address: string,
     readBytes = 64 * 1024,
   ): Promise<BenchClient> {
-    const at = address.lastIndexOf(":");
+    const parsed = parseAddress(address);
+    if (parsed.transport !== "tcp") {
+      throw new TypeError(`Expected a TCP address, found ${address}`);
+    }
     const conn = await Deno.connect({
-      hostname: address.slice(0, at),
-      port: Number(address.slice(at + 1)),
+      hostname: parsed.hostname,
+      port: parsed.port,
     });
     return new BenchClient(conn, readBytes);
   }
@@ -71,13 +70,6 @@ export class BenchClient {
     this.sendLine(JSON.stringify(frame));
   }
 
-  /** Resolves with the next frame of `type` (parsed). */
-  next<T = Record<string, unknown>>(type: string): Promise<T> {
-    return new Promise((resolve) =>
-      this.#waiters.push({ type, resolve: resolve as (f: unknown) => void })
-    );
-  }
-
   /**
    * Logs in (registering if the name is new).
    *
@@ -89,7 +81,7 @@ export class BenchClient {
     password: string,
   ): Promise<{ stored: number }> {
     const auth = this.#nextOf(["auth", "error", "bye"]);
-    this.send({ type: "hello", v: 1, name });
+    this.send({ type: "hello", v: PROTOCOL_VERSION, name });
     const got = await auth as { type: string; text?: string };
     if (got.type !== "auth") {
       throw new Error(`Expected auth for ${name}, found ${got.type}`);
@@ -179,7 +171,6 @@ export class BenchClient {
           this.sendLine(`{"type":"ack","seq":${this.#ackUpTo}}`);
           this.#ackUpTo = 0;
         }
-        this.onBatch();
       }
     } catch {
       // Reset or closed: the scenario notices missing frames.
@@ -190,12 +181,10 @@ export class BenchClient {
   #line(line: string): void {
     // The server writes "type" first, so the type is at a fixed place.
     if (line.startsWith('{"type":"msg"')) {
-      if (this.autoAck) {
-        const at = line.lastIndexOf('"seq":');
-        if (at !== -1) {
-          const seq = parseInt(line.slice(at + 6), 10);
-          if (seq > this.#ackUpTo) this.#ackUpTo = seq;
-        }
+      const at = line.lastIndexOf('"seq":');
+      if (at !== -1) {
+        const seq = parseInt(line.slice(at + 6), 10);
+        if (seq > this.#ackUpTo) this.#ackUpTo = seq;
       }
     } else if (line === '{"type":"ping"}') {
       this.sendLine('{"type":"pong"}');
