@@ -307,7 +307,8 @@ export function parseClientFrame(line: string): ClientFrame {
       const id = stringField(obj, "id", MAX_ID_LENGTH, 1);
       const to = stringField(obj, "to", 256, 1);
       const text = stringField(obj, "text", MAX_FRAME_BYTES, 1);
-      const size = utf8Length(text);
+      // A UTF-16 unit is at most 3 UTF-8 bytes: short texts need no count.
+      const size = text.length * 3 <= MAX_TEXT_BYTES ? 0 : utf8Length(text);
       if (size > MAX_TEXT_BYTES) {
         throw new ProtocolError(
           "text_too_large",

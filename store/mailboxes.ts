@@ -355,8 +355,7 @@ export class Mailboxes {
    * `first`, and writes the cursor.
    */
   async #delete(key: string, cursor: Cursor): Promise<void> {
-    const known = this.#indexed.has(key) ? undefined : this.#index(key);
-    if (known) await known;
+    await this.#index(key);
     const chunks = this.#known(key);
     let done = 0;
     while (done < chunks.length && chunks[done].last < cursor.first) done++;
