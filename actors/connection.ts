@@ -26,7 +26,6 @@
  */
 
 import {
-  type ActorRefFrom,
   type AnyActorRef,
   assign,
   cancel,
@@ -731,6 +730,3 @@ function passwordOf(event: unknown): string {
 
 /** The machine type, for typing actors and snapshots. */
 export type ConnectionMachine = ReturnType<typeof createConnectionMachine>;
-
-/** A running connection actor. */
-export type ConnectionActor = ActorRefFrom<ConnectionMachine>;

@@ -369,15 +369,6 @@ export function parseServerFrame(line: string): ServerFrame {
   return obj as unknown as ServerFrame;
 }
 
-/** Builds an `error` frame without throwing. */
-export function errorFrame(
-  code: ErrorCode,
-  text: string,
-  id?: string,
-): ErrorFrame {
-  return new ProtocolError(code, text).toFrame(id);
-}
-
 /** A received line that could not be taken as a frame, and why. */
 export interface InvalidFrame {
   type: "invalid";

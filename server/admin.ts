@@ -324,12 +324,7 @@ function childrenOf(ref: AnyActorRef): ChildView[] {
 function findConnection(server: Server, target: string): ActorRecord {
   const byId = server.inspector.get(target);
   if (byId) return byId;
-  let key: string;
-  try {
-    key = nameKey(target);
-  } catch {
-    key = target;
-  }
+  const key = nameKey(target);
   const named = (record: ActorRecord) => contextOf(record.ref)?.key === key;
   const live = server.inspector.live().filter(named);
   const found = live.find((r) => contextOf(r.ref)?.loggedIn) ?? live[0] ??

@@ -23,9 +23,10 @@ import type {
   SendFrame,
   ServerFrame,
 } from "../protocol/frames.ts";
+import { PROTOCOL_VERSION } from "../protocol/frames.ts";
 import { nameKey } from "../protocol/names.ts";
 import type { Mailboxes, StoredMessage } from "../store/mailboxes.ts";
-import { TokenBucket } from "./throttle.ts";
+import { TokenBucket } from "../protocol/token_bucket.ts";
 
 const log = getLogger(["parley", "route"]);
 
@@ -66,7 +67,6 @@ export interface Session {
   connId: string;
   name: string;
   key: string;
-  since: number;
   /** True until the stored backlog has been sent. */
   replaying: boolean;
   /** Live messages that arrived during the replay. */
@@ -108,19 +108,9 @@ export class Hub {
     this.#mailboxes = mailboxes;
   }
 
-  /** The session on a connection, if it is logged in. */
-  session(connId: string): Session | undefined {
-    return this.#byConn.get(connId);
-  }
-
   /** The session of a user, if online. */
   sessionOf(name: string): Session | undefined {
     return this.#byKey.get(nameKey(name));
-  }
-
-  /** Every session. */
-  sessions(): IterableIterator<Session> {
-    return this.#byConn.values();
   }
 
   /**
@@ -141,7 +131,6 @@ export class Hub {
       connId,
       name,
       key,
-      since: this.#ports.now(),
       replaying: true,
       held: [],
       lastSent: 0,
@@ -172,7 +161,7 @@ export class Hub {
     if (session.closed) return;
     this.#ports.write(connId, {
       type: "ready",
-      v: 1,
+      v: PROTOCOL_VERSION,
       name,
       ...this.#ports.ready,
       stored: opened.messages.length,
@@ -267,7 +256,6 @@ export class Hub {
           this.#ports.write(connId, { type: "pong" });
           break;
         case "pong":
-        case "bye":
           break;
         case "invalid":
           this.#ports.write(

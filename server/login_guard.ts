@@ -19,7 +19,8 @@
  */
 
 import { ProtocolError } from "../protocol/errors.ts";
-import { type Clock, FailureCounter } from "./throttle.ts";
+import type { Clock } from "../protocol/token_bucket.ts";
+import { FailureCounter } from "./throttle.ts";
 
 /** Limits of a {@linkcode LoginGuard}. */
 export interface LoginGuardOptions {

@@ -19,7 +19,7 @@ import {
   type SupervisorMachine,
 } from "../actors/supervisor.ts";
 import type { ByeReason, Incoming, ServerFrame } from "../protocol/frames.ts";
-import { readClientFrame } from "../protocol/frames.ts";
+import { MAX_FRAME_BYTES, readClientFrame } from "../protocol/frames.ts";
 import { Accounts } from "../store/accounts.ts";
 import { databaseInstance, openDatabase } from "../store/database.ts";
 import { GroupCommitter } from "../store/group_commit.ts";
@@ -53,7 +53,6 @@ export interface Connection {
   id: string;
   link: Link;
   remote: string;
-  openedAt: number;
   lastFrameAt: number;
   actor?: AnyActorRef;
   user?: string;
@@ -190,7 +189,7 @@ export async function startServer(
           type: "invalid",
           code: "frame_too_large",
           text:
-            `Frame of ${inbound.bytes} bytes is over the limit of 65536; it was skipped`,
+            `Frame of ${inbound.bytes} bytes is over the limit of ${MAX_FRAME_BYTES}; it was skipped`,
         };
       case "bad_utf8":
         return {
@@ -415,13 +414,11 @@ export async function startServer(
       const link = await listener.accept();
       if (!link) break;
       const id = `conn-${++counter}`;
-      const at = now();
       connections.set(id, {
         id,
         link,
         remote: link.remote,
-        openedAt: at,
-        lastFrameAt: at,
+        lastFrameAt: now(),
       });
       netLog.info("Accepted {conn} from {remote}", {
         conn: id,

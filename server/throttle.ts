@@ -1,16 +1,13 @@
 /**
  * Counting tools for the server's limits, on an injected clock so tests can
- * use fake time: a `TokenBucket` for rates (messages per second, shared
- * with the client, which paces itself to the same rule) and a
- * {@linkcode FailureCounter} for events per sliding window (wrong
- * passwords, new accounts).
+ * use fake time: a {@linkcode FailureCounter} for events per sliding window
+ * (wrong passwords, new accounts). Rates use the token bucket in
+ * `protocol/token_bucket.ts`, which the client paces itself with too.
  *
  * @module
  */
 
 import type { Clock } from "../protocol/token_bucket.ts";
-
-export { type Clock, TokenBucket } from "../protocol/token_bucket.ts";
 
 /**
  * Counts events per key within a sliding window, keeping only keys with

@@ -68,11 +68,6 @@ export class GroupCommitter {
     return this.#commits;
   }
 
-  /** Writes waiting for a commit. */
-  get queued(): number {
-    return this.#queue.length;
-  }
-
   /**
    * Queues writes to commit together.
    *

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { FailureCounter, TokenBucket } from "../server/throttle.ts";
+import { TokenBucket } from "../protocol/token_bucket.ts";
+import { FailureCounter } from "../server/throttle.ts";
 import { DEFAULT_LOGIN_GUARD, LoginGuard } from "../server/login_guard.ts";
 
 Deno.test("TokenBucket allows a burst, then the rate, and says how long to wait", () => {
