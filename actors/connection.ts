@@ -359,7 +359,8 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       takeName: assign(({ event }) => {
         const frame = first(event) as Extract<ClientFrame, { type: "hello" }>;
         const { display, key } = checkName(frame.name);
-        return { name: display, key, mode: null, failures: 0 };
+        // Wrong passwords count per connection, whatever name they were for.
+        return { name: display, key, mode: null };
       }),
       askPassword: ({ context }) =>
         ports.write(context.connId, {

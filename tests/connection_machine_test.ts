@@ -122,3 +122,21 @@ Deno.test("connection refuses an empty or blank password and asks again", async 
   assert.equal(world.accounts.size, 0);
   actor.stop();
 });
+
+Deno.test("connection keeps counting wrong passwords when the client says hello again", async () => {
+  const world = fakeWorld();
+  world.accounts.set("bob", { name: "bob", password: "right" });
+  const { actor, clock, send } = startConnection(world);
+  for (let i = 0; i < 3; i++) {
+    send(hello("bob"));
+    await settle();
+    send(password(`wrong${i}`));
+    await settle();
+    clock.increment(10_000);
+    await settle();
+  }
+  assert.equal(actor.getSnapshot().status, "done");
+  assert.deepEqual(world.finished, [
+    { reason: "too_many_attempts", text: "Too many wrong passwords" },
+  ]);
+});
