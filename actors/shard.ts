@@ -25,7 +25,8 @@ export type ShardEvent =
   | { type: `xstate.done.actor.${string}` }
   | { type: `xstate.error.actor.${string}`; error: unknown };
 
-const childId = (eventType: string) =>
+/** The id of the child a `xstate.done.actor.*` or `.error.` event is about. */
+export const childId = (eventType: string) =>
   eventType.replace(/^xstate\.(done|error)\.actor\./, "");
 
 /**

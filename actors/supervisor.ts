@@ -18,7 +18,7 @@
 
 import { enqueueActions, setup } from "xstate";
 import type { ConnectionInput } from "./connection.ts";
-import type { ShardMachine } from "./shard.ts";
+import { childId, type ShardMachine } from "./shard.ts";
 
 /** Shards when none is given: enough to keep 10,000 connections cheap. */
 export const DEFAULT_SHARDS = 64;
@@ -83,7 +83,7 @@ export function createSupervisorMachine(shard: ShardMachine) {
       },
       "xstate.error.actor.*": {
         actions: enqueueActions(({ event, enqueue, context }) => {
-          const id = event.type.replace("xstate.error.actor.", "");
+          const id = childId(event.type);
           enqueue.stopChild(id);
           enqueue.spawnChild("shard", { id });
           enqueue.assign({ shardRestarts: context.shardRestarts + 1 });

@@ -5,6 +5,7 @@
  */
 
 import { join } from "node:path";
+import { DEFAULT_COST } from "../store/password.ts";
 import { defaultHashConcurrency } from "../store/hash_queue.ts";
 import { DEFAULT_LOGIN_GUARD, type LoginGuardOptions } from "./login_guard.ts";
 
@@ -71,7 +72,7 @@ export function defaultConfig(): ServeConfig {
     maxOffline: 1000,
     offlineTtlDays: 30,
     maxQueuedBytes: 1 << 20,
-    hashCost: 16_384,
+    hashCost: DEFAULT_COST.N,
     hashConcurrency: defaultHashConcurrency(),
     admin: null,
     adminTokenFile: null,

@@ -25,7 +25,11 @@ import { databaseInstance, openDatabase } from "../store/database.ts";
 import { GroupCommitter } from "../store/group_commit.ts";
 import { Mailboxes } from "../store/mailboxes.ts";
 import { HashQueue } from "../store/hash_queue.ts";
-import { hashPassword, verifyPassword } from "../store/password.ts";
+import {
+  DEFAULT_COST,
+  hashPassword,
+  verifyPassword,
+} from "../store/password.ts";
 import type {
   Inbound,
   Link,
@@ -273,7 +277,7 @@ export async function startServer(
         return { kind: "refused", code: limited.code, text: limited.message };
       }
       const hash = await hashes.run(
-        () => hashPassword(password, { N: config.hashCost, r: 8, p: 1 }),
+        () => hashPassword(password, { ...DEFAULT_COST, N: config.hashCost }),
         signal,
       );
       const created = await accounts.create({
