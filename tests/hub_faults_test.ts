@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { HubPorts } from "../server/hub.ts";
 import { GroupCommitter, type Write } from "../store/group_commit.ts";
-import { send, startHub } from "./support/hub_fixture.ts";
+import { send, startHub, until } from "./support/hub_fixture.ts";
 
 /** A committer whose commits fail while `failing` is set, like a full disk. */
 class FlakyCommitter extends GroupCommitter {
@@ -28,13 +28,11 @@ async function startHubWithUsers(rateLimit: HubPorts["rateLimit"] = null) {
   return { ...t, committer: t.committer as FlakyCommitter };
 }
 
-const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
-
 Deno.test("sender is told store_failed when the database cannot write, and the next message goes through", async () => {
   const t = await startHubWithUsers();
   t.committer.failing = true;
   t.hub.handle("c1", [send("m1", "bob", "lost?")]);
-  await settle();
+  await until(() => t.framesTo("c1").length > 0);
   assert.deepEqual(t.framesTo("c1"), [{
     type: "error",
     code: "store_failed",
@@ -46,7 +44,7 @@ Deno.test("sender is told store_failed when the database cannot write, and the n
   t.committer.failing = false;
   t.written.length = 0;
   t.hub.handle("c1", [send("m2", "bob", "stored")]);
-  await settle();
+  await until(() => t.framesTo("c2").length > 0);
   assert.deepEqual(t.framesTo("c1").map((f) => f.type), ["accepted"]);
   assert.deepEqual(
     t.framesTo("c2").map((f) => f.type === "msg" && [f.text, f.seq]),

@@ -1,13 +1,6 @@
 import assert from "node:assert/strict";
 import type { ServerFrame } from "../protocol/frames.ts";
-import { send, startHub } from "./support/hub_fixture.ts";
-
-async function until(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !check(); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-  assert.ok(check(), "condition not reached in time");
-}
+import { send, startHub, until } from "./support/hub_fixture.ts";
 
 const texts = (frames: ServerFrame[] = []) =>
   frames.flatMap((f) => f.type === "msg" ? [f.text] : []);

@@ -5,6 +5,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import type { ServerFrame } from "../../protocol/frames.ts";
 import { Hub, type HubPorts } from "../../server/hub.ts";
 import { openDatabase } from "../../store/database.ts";
@@ -96,3 +97,11 @@ export const send = (id: string, to: string, text: string) => ({
   to,
   text,
 });
+
+/** Waits (up to a second) until `check` holds; fails the test if it never does. */
+export async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !check(); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  assert.ok(check(), "condition not reached in time");
+}
