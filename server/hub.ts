@@ -56,10 +56,11 @@ export interface HubPorts {
   accountName(key: string): Promise<string | null>;
   /** Server time in milliseconds. */
   now(): number;
-  /** Settings announced in `ready`. */
+  /**
+   * Settings announced in `ready`; the hub enforces the rate it announces
+   * (`rateLimit` 0: none).
+   */
   ready: Omit<ReadyFrame, "type" | "v" | "name" | "stored" | "expired">;
-  /** `send` frames allowed per connection, or null for no limit. */
-  rateLimit?: { perSecond: number; burst: number } | null;
 }
 
 /** A logged-in user's connection. */
@@ -139,10 +140,10 @@ export class Hub {
       lookups: 0,
       chain: Promise.resolve(),
       storing: new Set(),
-      bucket: this.#ports.rateLimit
+      bucket: this.#ports.ready.rateLimit > 0
         ? new TokenBucket(
-          this.#ports.rateLimit.perSecond,
-          this.#ports.rateLimit.burst,
+          this.#ports.ready.rateLimit,
+          this.#ports.ready.rateBurst,
           () => this.#ports.now(),
         )
         : null,
@@ -278,12 +279,11 @@ export class Hub {
   #send(session: Session, frame: SendFrame): void {
     const wait = session.bucket?.take() ?? 0;
     if (wait > 0) {
-      const { perSecond } = this.#ports.rateLimit!;
       this.#ports.write(
         session.connId,
         new ProtocolError(
           "rate_limited",
-          `Too many messages: at most ${perSecond} per second; this one was not sent, try again in ${wait} ms`,
+          `Too many messages: at most ${this.#ports.ready.rateLimit} per second; this one was not sent, try again in ${wait} ms`,
         ).toFrame(frame.id),
       );
       return;

@@ -165,9 +165,6 @@ export async function startServer(
     queuedBytes: (connId) => connections.get(connId)?.link.queuedBytes ?? 0,
     accountName: async (key) => (await accounts.find(key))?.name ?? null,
     now,
-    rateLimit: config.rateLimit > 0
-      ? { perSecond: config.rateLimit, burst: config.rateBurst }
-      : null,
     ready: {
       server: `parley/${VERSION}`,
       pingInterval: config.pingIntervalS,

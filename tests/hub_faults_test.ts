@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
-import type { HubPorts } from "../server/hub.ts";
 import { GroupCommitter, type Write } from "../store/group_commit.ts";
-import { send, startHub, until } from "./support/hub_fixture.ts";
+import {
+  type HubFixtureOptions,
+  send,
+  startHub,
+  until,
+} from "./support/hub_fixture.ts";
 
 /** A committer whose commits fail while `failing` is set, like a full disk. */
 class FlakyCommitter extends GroupCommitter {
@@ -15,7 +19,7 @@ class FlakyCommitter extends GroupCommitter {
   }
 }
 
-async function startHubWithUsers(rateLimit: HubPorts["rateLimit"] = null) {
+async function startHubWithUsers(rateLimit?: HubFixtureOptions["rateLimit"]) {
   const t = await startHub({
     accounts: ["bob"],
     maxStored: 100,

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import type { ServerFrame } from "../../protocol/frames.ts";
-import { Hub, type HubPorts } from "../../server/hub.ts";
+import { Hub } from "../../server/hub.ts";
 import { openDatabase } from "../../store/database.ts";
 import { GroupCommitter } from "../../store/group_commit.ts";
 import { Mailboxes } from "../../store/mailboxes.ts";
@@ -20,7 +20,8 @@ export interface HubFixtureOptions {
   maxStored?: number;
   /** The committer to store through, e.g. one that fails on purpose. */
   committer?: (kv: Deno.Kv) => GroupCommitter;
-  rateLimit?: HubPorts["rateLimit"];
+  /** `send` frames per second and at once; none when left out. */
+  rateLimit?: { perSecond: number; burst: number };
 }
 
 /** A hub and what it did. */
@@ -65,14 +66,13 @@ export async function startHub(
     kick: (connId, reason) => kicked.push([connId, reason]),
     accountName: (key) => Promise.resolve(accounts.includes(key) ? key : null),
     now: () => now,
-    rateLimit: options.rateLimit ?? null,
     ready: {
       server: "test",
       pingInterval: 30,
       pingTimeout: 10,
       instance: "i1",
-      rateLimit: 0,
-      rateBurst: 0,
+      rateLimit: options.rateLimit?.perSecond ?? 0,
+      rateBurst: options.rateLimit?.burst ?? 0,
     },
   }, mailboxes);
   return {
