@@ -263,16 +263,13 @@ export class Mailboxes {
   }
 
   async #readIndex(key: string): Promise<void> {
-    const found: Chunk[] = [];
-    const entries = this.#kv.list<StoredMessage[] | StoredMessage>({
-      prefix: ["message", key],
-    }, { batchSize: 500 });
-    for await (const entry of entries) {
-      const value = entry.value;
-      const first = entry.key[2] as number;
-      const last = Array.isArray(value) ? value[value.length - 1].seq : first;
-      found.push({ first, last });
+    for await (const _ of this.#list(key, Number.MAX_SAFE_INTEGER)) {
+      // Listing every chunk is what indexes them.
     }
+  }
+
+  /** Adds chunks read from the database to the index of `key`. */
+  #merge(key: string, found: Chunk[]): void {
     const chunks = this.#known(key);
     const have = new Set(chunks.map((c) => c.first));
     for (const chunk of found) if (!have.has(chunk.first)) chunks.push(chunk);
@@ -338,15 +335,29 @@ export class Mailboxes {
 
   /** The stored messages of `key` from `first` on, oldest first. */
   async *#list(key: string, first: number): AsyncIterable<StoredMessage> {
-    await this.#index(key);
+    // A complete listing indexes the chunks it passes, so the first login
+    // after a start reads the mailbox once, not once more to index it.
+    const indexing = !this.#indexed.has(key);
+    const found: Chunk[] = [];
     const entries = this.#kv.list<StoredMessage[] | StoredMessage>({
       prefix: ["message", key],
     }, { batchSize: 500 });
     for await (const entry of entries) {
       const value = entry.value;
-      for (const message of Array.isArray(value) ? value : [value]) {
+      const messages = Array.isArray(value) ? value : [value];
+      if (indexing) {
+        found.push({
+          first: entry.key[2] as number,
+          last: messages[messages.length - 1].seq,
+        });
+      }
+      for (const message of messages) {
         if (message.seq >= first) yield message;
       }
+    }
+    if (indexing) {
+      this.#merge(key, found);
+      if (!this.#indexed.has(key)) this.#indexed.set(key, Promise.resolve());
     }
   }
 
