@@ -43,7 +43,7 @@ import type {
 } from "../protocol/frames.ts";
 import { PROTOCOL_VERSION } from "../protocol/frames.ts";
 import { type ErrorCode, ProtocolError } from "../protocol/errors.ts";
-import { checkName } from "../protocol/names.ts";
+import { checkName, lookalikeRefusal } from "../protocol/names.ts";
 import type { CloseCause } from "../transport/transport.ts";
 
 /** Wrong passwords allowed on one connection before it is closed. */
@@ -476,12 +476,10 @@ export function createConnectionMachine(ports: ConnectionPorts) {
                   actions: {
                     type: "write",
                     params: ({ context, event }) =>
-                      refusal(
-                        "name_confusable",
-                        `The name "${context.name}" looks like the registered name "${
-                          (event.output as { of: string }).of
-                        }"; choose another`,
-                      ),
+                      lookalikeRefusal(
+                        context.name!,
+                        (event.output as { of: string }).of,
+                      ).toFrame(),
                   },
                 },
                 {

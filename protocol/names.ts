@@ -132,6 +132,24 @@ function quoted(name: string): string {
 }
 
 /**
+ * The refusal of a new name that looks like the registered name `of`.
+ *
+ * @example
+ * ```ts
+ * import { lookalikeRefusal } from "./names.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(lookalikeRefusal("ВОВ", "bob").code, "name_confusable");
+ * ```
+ */
+export function lookalikeRefusal(name: string, of: string): ProtocolError {
+  return new ProtocolError(
+    "name_confusable",
+    `The name "${name}" looks like the registered name "${of}"; choose another`,
+  );
+}
+
+/**
  * The comparison key of a name, without checking it.
  *
  * @example

@@ -19,7 +19,9 @@ import {
   type SupervisorMachine,
 } from "../actors/supervisor.ts";
 import type { ByeReason, Incoming, ServerFrame } from "../protocol/frames.ts";
+import { ProtocolError } from "../protocol/errors.ts";
 import { MAX_FRAME_BYTES, readClientFrame } from "../protocol/frames.ts";
+import { lookalikeRefusal } from "../protocol/names.ts";
 import { Accounts } from "../store/accounts.ts";
 import { databaseInstance, openDatabase } from "../store/database.ts";
 import { GroupCommitter } from "../store/group_commit.ts";
@@ -234,10 +236,11 @@ export async function startServer(
     },
     write: (connId, frame) => void write(connId, frame),
     async lookupAccount(key) {
-      const account = await accounts.find(key);
-      if (account) return { kind: "registered", name: account.name };
-      const of = await accounts.lookalikeOf(key);
-      return of === null ? { kind: "free" } : { kind: "lookalike", of };
+      const found = await accounts.lookup(key);
+      if (found === null) return { kind: "free" };
+      return "name" in found
+        ? { kind: "registered", name: found.name }
+        : { kind: "lookalike", of: found.lookalikeOf };
     },
     async checkPassword(key, password, remote, signal) {
       const locked = guard.loginRefusal(key, remote);
@@ -284,22 +287,15 @@ export async function startServer(
         createdAt: now(),
         lastLoginAt: null,
       });
-      if (!created.created) guard.registrationFailed(remote);
-      if (!created.created && created.lookalike !== undefined) {
-        return {
-          kind: "refused",
-          code: "name_confusable",
-          text:
-            `The name "${name}" looks like the registered name "${created.lookalike}"; choose another`,
-        };
-      }
       if (!created.created) {
-        return {
-          kind: "refused",
-          code: "name_taken",
-          text:
+        guard.registrationFailed(remote);
+        const refusal = created.lookalike !== undefined
+          ? lookalikeRefusal(name, created.lookalike)
+          : new ProtocolError(
+            "name_taken",
             `The name "${name}" was just registered by someone else; choose another`,
-        };
+          );
+        return { kind: "refused", code: refusal.code, text: refusal.message };
       }
       hub.registered(key, name);
       authLog.info("Registered {user} from {remote}", { user: name, remote });

@@ -53,24 +53,34 @@ export class Accounts {
       .set(look, account.key)
       .commit();
     if (result.ok) return { created: true };
-    const [mine, alike] = await this.#kv.getMany<[Account, string]>([
-      key,
-      look,
-    ]);
-    if (mine.value === null && alike.value !== null) {
-      const other = await this.find(alike.value);
-      return { created: false, lookalike: other?.name ?? alike.value };
-    }
-    return { created: false };
+    const found = await this.lookup(account.key);
+    return found !== null && "lookalikeOf" in found
+      ? { created: false, lookalike: found.lookalikeOf }
+      : { created: false };
   }
 
   /**
-   * The registered name that an unregistered `key` looks like, or null.
+   * What `key` is: a registered account's display name, the registered
+   * name it looks like, or null when it is free. One read in the usual
+   * cases.
    */
+  async lookup(
+    key: string,
+  ): Promise<{ name: string } | { lookalikeOf: string } | null> {
+    const [mine, alike] = await this.#kv.getMany<[Account, string]>([
+      ["account", key],
+      ["skeleton", nameSkeleton(key)],
+    ]);
+    if (mine.value !== null) return { name: mine.value.name };
+    const owner = alike.value;
+    if (owner === null || owner === key) return null;
+    return { lookalikeOf: (await this.find(owner))?.name ?? owner };
+  }
+
+  /** The registered name that an unregistered `key` looks like, or null. */
   async lookalikeOf(key: string): Promise<string | null> {
-    const owner = await this.#kv.get<string>(["skeleton", nameSkeleton(key)]);
-    if (owner.value === null || owner.value === key) return null;
-    return (await this.find(owner.value))?.name ?? owner.value;
+    const found = await this.lookup(key);
+    return found !== null && "lookalikeOf" in found ? found.lookalikeOf : null;
   }
 
   /** Records a successful login. */
