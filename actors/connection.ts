@@ -166,7 +166,8 @@ export interface ConnectionInput {
 export type ConnectionEvent =
   | { type: "FRAMES"; frames: Incoming[] }
   | { type: "LINK_CLOSED"; cause: CloseCause }
-  | { type: "KICK"; reason: ByeReason; text: string }
+  /** The server ends the connection; `text` defaults to the reason's. */
+  | { type: "KICK"; reason: ByeReason; text?: string }
   | { type: "LOGIN_TIMEOUT" }
   | { type: "IDLE_TIMER" }
   | { type: "PING_TIMEOUT" };
@@ -424,7 +425,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
         target: ".closed",
         actions: assign(({ event }) => ({
           closeReason: event.reason,
-          closeText: event.text,
+          closeText: event.text ?? CLOSE_TEXT[event.reason],
         })),
       },
       LOGIN_TIMEOUT: {

@@ -51,7 +51,7 @@ export interface HubPorts {
   /** Bytes queued on a connection and not yet sent. */
   queuedBytes(connId: string): number;
   /** Ends a connection with a reason shown to its client. */
-  kick(connId: string, reason: ByeReason, text: string): void;
+  kick(connId: string, reason: ByeReason, text?: string): void;
   /** The display name of a registered user, or null. */
   accountName(key: string): Promise<string | null>;
   /** Server time in milliseconds. */
@@ -122,11 +122,7 @@ export class Hub {
     const previous = this.#byKey.get(key);
     if (previous) {
       this.leave(previous.connId);
-      this.#ports.kick(
-        previous.connId,
-        "taken_over",
-        "Logged in from another connection",
-      );
+      this.#ports.kick(previous.connId, "taken_over");
     }
     const session: Session = {
       connId,

@@ -157,7 +157,7 @@ export async function startServer(
     }
   };
 
-  const kick = (connId: string, reason: ByeReason, text: string) =>
+  const kick = (connId: string, reason: ByeReason, text?: string) =>
     connections.get(connId)?.actor?.send({ type: "KICK", reason, text });
 
   const hub = new Hub({
@@ -441,11 +441,7 @@ export async function startServer(
       await acceptLoop;
       for (const conn of [...connections.values()]) {
         if (conn.actor) {
-          conn.actor.send({
-            type: "KICK",
-            reason: "shutdown",
-            text: "The server is shutting down",
-          });
+          kick(conn.id, "shutdown");
         } else {
           conn.link.close();
         }
