@@ -37,7 +37,7 @@ import {
 } from "xstate";
 import type {
   ByeReason,
-  ClientFrame,
+  HelloFrame,
   Incoming,
   ServerFrame,
 } from "../protocol/frames.ts";
@@ -209,6 +209,23 @@ function refusal(code: ErrorCode, text: string): ServerFrame {
   return new ProtocolError(code, text).toFrame();
 }
 
+/** Why a `hello` is refused (version, name), or null when it is fine. */
+function helloRefusal(frame: HelloFrame): ServerFrame | null {
+  if (frame.v !== PROTOCOL_VERSION) {
+    return refusal(
+      "unsupported_version",
+      `This server speaks protocol version ${PROTOCOL_VERSION}, found ${frame.v}`,
+    );
+  }
+  try {
+    checkName(frame.name);
+    return null;
+  } catch (error) {
+    const e = error as ProtocolError;
+    return refusal(e.code, e.message);
+  }
+}
+
 /** What the first frame of a batch gets when it is not allowed. */
 function notAllowed(frame: Incoming, state: string): ServerFrame {
   if (frame.type === "invalid") {
@@ -274,15 +291,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       isHello: ({ event }) => firstIs(event, "hello"),
       isGoodHello: ({ event }) => {
         const frame = first(event);
-        if (frame?.type !== "hello" || frame.v !== PROTOCOL_VERSION) {
-          return false;
-        }
-        try {
-          checkName(frame.name);
-          return true;
-        } catch {
-          return false;
-        }
+        return frame?.type === "hello" && helloRefusal(frame) === null;
       },
       isPassword: ({ event }) => firstIs(event, "password"),
       isEmptyPassword: ({ event }) => {
@@ -339,26 +348,11 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       },
       refuseHello: ({ context, event }) => {
         const frame = first(event);
-        if (frame?.type !== "hello") return;
-        if (frame.v !== PROTOCOL_VERSION) {
-          ports.write(
-            context.connId,
-            refusal(
-              "unsupported_version",
-              `This server speaks protocol version ${PROTOCOL_VERSION}, found ${frame.v}`,
-            ),
-          );
-          return;
-        }
-        try {
-          checkName(frame.name);
-        } catch (error) {
-          const e = error as ProtocolError;
-          ports.write(context.connId, refusal(e.code, e.message));
-        }
+        const refused = frame?.type === "hello" ? helloRefusal(frame) : null;
+        if (refused) ports.write(context.connId, refused);
       },
       takeName: assign(({ event }) => {
-        const frame = first(event) as Extract<ClientFrame, { type: "hello" }>;
+        const frame = first(event) as HelloFrame;
         const { display, key } = checkName(frame.name);
         // Wrong passwords count per connection, whatever name they were for.
         return { name: display, key, mode: null };
