@@ -120,9 +120,9 @@ function refusedHead(event: NoticeEvent): string {
 function disconnectLine(event: DisconnectedEvent): string {
   switch (event.reason) {
     case "lost":
-      return "connection to the server was lost";
     case "no_answer":
-      return "the server stopped answering";
+      // The client's own words, not the server's: shown as they are.
+      return event.text;
     case "slow_consumer":
       // The server keeps unacknowledged private messages: nothing is lost.
       return `disconnected: ${

@@ -110,11 +110,19 @@ Deno.test("formatEvent() prints who, disconnects and notices", () => {
     ["*** disconnected: server stopping"],
   );
   assert.deepEqual(
-    text({ event: "disconnected", reason: "lost", text: "" }),
+    text({
+      event: "disconnected",
+      reason: "lost",
+      text: "connection to the server was lost",
+    }),
     ["*** connection to the server was lost"],
   );
   assert.deepEqual(
-    text({ event: "disconnected", reason: "no_answer", text: "" }),
+    text({
+      event: "disconnected",
+      reason: "no_answer",
+      text: "the server stopped answering",
+    }),
     ["*** the server stopped answering"],
   );
   assert.deepEqual(
