@@ -20,13 +20,18 @@ const RATE_SHARE = 0.9;
  * `burst - 1` frames at once (one token is left to the server for frames
  * that arrive bunched), then 90 % of `perSecond`.
  *
+ * @param perSecond The server's `rateLimit`; above 0.
+ * @param burst The server's `rateBurst`; below 2 (or missing) counts as 2.
+ * @param now The clock, in milliseconds.
+ * @throws {RangeError} When `perSecond` is not above 0.
+ *
  * @example
  * ```ts
- * import { SendPacer } from "./pacer.ts";
+ * import { sendPacer } from "./pacer.ts";
  * import assert from "node:assert/strict";
  *
  * let now = 0;
- * const pacer = new SendPacer(9, 3, () => now);
+ * const pacer = sendPacer(9, 3, () => now);
  * assert.equal(pacer.take(), 0);
  * assert.equal(pacer.take(), 0);
  * assert.equal(pacer.take(), 124); // 8.1 frames a second once the burst is used
@@ -34,35 +39,14 @@ const RATE_SHARE = 0.9;
  * assert.equal(pacer.take(), 0);
  * ```
  */
-export class SendPacer {
-  readonly #bucket: TokenBucket;
-
-  /**
-   * @param perSecond The server's `rateLimit`; above 0.
-   * @param burst The server's `rateBurst`; below 1 counts as 1.
-   * @param now The clock, in milliseconds.
-   * @throws {RangeError} When `perSecond` is not above 0.
-   */
-  constructor(perSecond: number, burst: number, now: () => number) {
-    if (!(perSecond > 0)) {
-      throw new RangeError(
-        `Expected a rate above 0 frames a second, found ${perSecond}`,
-      );
-    }
-    this.#bucket = new TokenBucket(
-      perSecond * RATE_SHARE,
-      Math.max(1, Math.floor(burst) - 1),
-      now,
-    );
-  }
-
-  /**
-   * Takes a token if there is one.
-   *
-   * @returns 0 when a frame may be sent now (the token is taken), else the
-   * milliseconds to wait before asking again.
-   */
-  take(): number {
-    return this.#bucket.take();
-  }
+export function sendPacer(
+  perSecond: number,
+  burst: number,
+  now: () => number,
+): TokenBucket {
+  return new TokenBucket(
+    perSecond * RATE_SHARE,
+    burst >= 2 ? Math.floor(burst) - 1 : 1,
+    now,
+  );
 }

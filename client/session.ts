@@ -32,7 +32,8 @@ import { nameKey } from "../protocol/names.ts";
 import type { CloseCause, Inbound, Link } from "../transport/transport.ts";
 import { VERSION } from "../version.ts";
 import { type EventSink, notice } from "./events.ts";
-import { SendPacer } from "./pacer.ts";
+import type { TokenBucket } from "../protocol/token_bucket.ts";
+import { sendPacer } from "./pacer.ts";
 import {
   systemTimers,
   type TimerHandle,
@@ -168,7 +169,7 @@ export class Session {
   #pendingBytes = 0;
   // Not sent yet: waiting for room or for the rate limit.
   readonly #outbox: PendingSend[] = [];
-  #pacer?: SendPacer;
+  #pacer?: TokenBucket;
   #paceTimer: TimerHandle;
   #flushWaiters: Array<() => void> = [];
   // Key of this account on this server database in `#seen`.
@@ -499,9 +500,9 @@ export class Session {
       typeof frame.instance === "string" ? frame.instance : ""
     }`;
     if (typeof frame.rateLimit === "number" && frame.rateLimit > 0) {
-      this.#pacer = new SendPacer(
+      this.#pacer = sendPacer(
         frame.rateLimit,
-        frame.rateBurst > 0 ? frame.rateBurst : 1,
+        frame.rateBurst,
         () => this.#timers.now(),
       );
     }
