@@ -93,26 +93,25 @@ export function integer(
   };
 }
 
-/** A commander value parser for a positive number of seconds. */
-export function seconds(value: string): number {
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n) || n <= 0 || n > 86_400) {
-    throw new InvalidArgumentError(
-      `expected seconds greater than 0 and at most 86400, found "${value}"`,
-    );
-  }
-  return n;
-}
-
-/** A commander value parser for a number greater than 0, at most `max`. */
-export function positive(max: number): (value: string) => number {
+/**
+ * A commander value parser for a number greater than 0, at most `max`.
+ *
+ * @param what How the expected value is named in the error.
+ */
+export function positive(
+  max: number,
+  what = "a number",
+): (value: string) => number {
   return (value) => {
     const n = Number(value);
     if (value.trim() === "" || !Number.isFinite(n) || n <= 0 || n > max) {
       throw new InvalidArgumentError(
-        `expected a number greater than 0 and at most ${max}, found "${value}"`,
+        `expected ${what} greater than 0 and at most ${max}, found "${value}"`,
       );
     }
     return n;
   };
 }
+
+/** A commander value parser for a positive number of seconds, up to a day. */
+export const seconds: (value: string) => number = positive(86_400, "seconds");
