@@ -35,7 +35,7 @@ export interface DebugOptions {
   /** File with the token, for TCP. */
   tokenFile: string | null;
   json: boolean;
-  watch: boolean;
+  /** What to ask; `watch` streams transitions until Ctrl-C. */
   request: AdminRequest;
 }
 
@@ -125,7 +125,6 @@ queued and stored messages waiting.`,
     address,
     tokenFile: o.tokenFile ?? null,
     json: o.json === true,
-    watch: o.watch === true,
     request,
   };
 }
@@ -149,7 +148,7 @@ export async function main(args: string[]): Promise<number> {
   let client: AdminClient | undefined;
   try {
     client = await AdminClient.connect(options.address, token);
-    if (options.watch) return await watch(client, options);
+    if (options.request.type === "watch") return await watch(client, options);
     const reply = await client.request(options.request);
     return print(reply, options.json);
   } catch (error) {
@@ -196,7 +195,7 @@ async function watch(
   client: AdminClient,
   options: DebugOptions,
 ): Promise<number> {
-  const first = await client.request({ type: "watch" });
+  const first = await client.request(options.request);
   if (first.type !== "watching") return print(first, options.json);
   console.error(
     `parley debug: watching ${options.address}; Ctrl-C to stop`,
