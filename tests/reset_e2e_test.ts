@@ -1,44 +1,32 @@
 import assert from "node:assert/strict";
-import { RawClient } from "./support/raw_client.ts";
-import { ServerProcess } from "./support/processes.ts";
+import { withServer } from "./support/server_fixture.ts";
 
-const encoder = new TextEncoder();
 const ROUNDS = 30;
 const VICTIMS = 5;
 
-/**
- * Logs in without ever reading: its socket holds unread data, so closing it
- * makes the kernel send a reset instead of a clean close.
- */
-async function unreadClient(port: number, name: string): Promise<Deno.Conn> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  await conn.write(encoder.encode(
-    JSON.stringify({ type: "hello", v: 1, name }) + "\n",
-  ));
-  return conn;
-}
-
 Deno.test("clients reset while a broadcast is sent to them crash nothing and the rest get each broadcast once", async () => {
-  const dir = await Deno.makeTempDir();
-  const server = await ServerProcess.start(dir);
-  const watchers: RawClient[] = [];
-  try {
+  await withServer([], async ({ server, connect }) => {
+    const watchers = [];
     for (const name of ["w1", "w2", "w3"]) {
-      const c = await RawClient.connect(server.port);
+      const c = await connect();
       watchers.push(c);
       assert.equal((await c.login(name, "pw")).type, "ready");
     }
     const sender = watchers[0];
     for (let round = 0; round < ROUNDS; round++) {
+      // Victims log in without ever reading: their sockets hold unread
+      // data, so closing them makes the kernel send a reset, not a close.
       const victims = await Promise.all(
-        Array.from(
-          { length: VICTIMS },
-          (_, i) => unreadClient(server.port, `v${i}`),
-        ),
+        Array.from({ length: VICTIMS }, async (_, i) => {
+          const victim = await connect(false);
+          await victim.send({ type: "hello", v: 1, name: `v${i}` });
+          return victim;
+        }),
       );
       await new Promise((r) => setTimeout(r, 30));
-      const password = encoder.encode('{"type":"password","password":"pw"}\n');
-      await Promise.all(victims.map((v) => v.write(password)));
+      await Promise.all(
+        victims.map((v) => v.send({ type: "password", password: "pw" })),
+      );
       await new Promise((r) => setTimeout(r, 30));
       const broadcast = [];
       for (let i = 0; i < 5; i++) {
@@ -78,13 +66,5 @@ Deno.test("clients reset while a broadcast is sent to them crash nothing and the
       "w2",
       "w3",
     ]);
-  } finally {
-    for (const c of watchers) c.close();
-    await Promise.all(watchers.map((c) => c.closed));
-    const status = await server.stop();
-    const log = server.stderr.lines.join("\n");
-    assert.equal(status.code, 0, log);
-    assert.doesNotMatch(log, /Uncaught|unhandled|panicked|FATAL|FTL/i);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -28,7 +28,8 @@ export interface ServerFixture {
 /**
  * Runs `test` against a new server started with `flags`.
  *
- * @throws {AssertionError} When the server does not exit 0 on SIGTERM.
+ * @throws {AssertionError} When the server does not exit 0 on SIGTERM, or
+ * its log shows an uncaught error or a panic.
  */
 export async function withServer(
   flags: string[],
@@ -49,6 +50,9 @@ export async function withServer(
     await Promise.all(clients.map((client) => client.closed));
     const status = await server.stop();
     await Deno.remove(dir, { recursive: true });
-    assert.equal(status.code, 0, server.stderr.lines.join("\n"));
+    const log = server.stderr.lines.join("\n");
+    assert.equal(status.code, 0, log);
+    // Whatever the test fed it, the server never crashed on it.
+    assert.doesNotMatch(log, /Uncaught|unhandled|panicked|FATAL|FTL/i);
   }
 }
