@@ -1,8 +1,5 @@
 import assert from "node:assert/strict";
-import { RawClient } from "./support/raw_client.ts";
-import { ServerProcess } from "./support/processes.ts";
-
-const encoder = new TextEncoder();
+import { withServer } from "./support/server_fixture.ts";
 
 /** Resident memory of a process in MiB. */
 async function rssMiB(pid: number): Promise<number> {
@@ -10,36 +7,22 @@ async function rssMiB(pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
 }
 
-/** Logs in over a socket that is then never read again, like SIGSTOP. */
-async function frozenClient(port: number, name: string): Promise<Deno.Conn> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  await conn.write(encoder.encode(
-    JSON.stringify({ type: "hello", v: 1, name }) + "\n",
-  ));
-  await new Promise((r) => setTimeout(r, 300));
-  await conn.write(encoder.encode(
-    JSON.stringify({ type: "password", password: "pw" }) + "\n",
-  ));
-  await new Promise((r) => setTimeout(r, 300));
-  return conn;
-}
-
 Deno.test("a client that stops reading is dropped as a slow consumer, keeps its private messages, and slows nobody", async () => {
-  const dir = await Deno.makeTempDir();
-  const server = await ServerProcess.start(dir);
-  const pid = server.child.pid;
-  const clients: RawClient[] = [];
-  const connect = async (name: string) => {
-    const client = await RawClient.connect(server.port);
-    clients.push(client);
-    assert.equal((await client.login(name, "pw")).type, "ready");
-    return client;
-  };
-  let frozen: Deno.Conn | undefined;
-  try {
-    const alice = await connect("alice");
-    const bob = await connect("bob");
-    frozen = await frozenClient(server.port, "slow");
+  await withServer([], async ({ server, connect }) => {
+    const pid = server.child.pid;
+    const online = async (name: string) => {
+      const client = await connect();
+      assert.equal((await client.login(name, "pw")).type, "ready");
+      return client;
+    };
+    const alice = await online("alice");
+    const bob = await online("bob");
+    // Logs in over a socket that is then never read again, like SIGSTOP.
+    const frozen = await connect(false);
+    await frozen.send({ type: "hello", v: 1, name: "slow" });
+    await new Promise((r) => setTimeout(r, 300));
+    await frozen.send({ type: "password", password: "pw" });
+    await new Promise((r) => setTimeout(r, 300));
     await alice.send({ type: "send", id: "p1", to: "slow", text: "first" });
     assert.equal((await alice.next("accepted", 0)).status, "sent");
     const before = await rssMiB(pid);
@@ -79,8 +62,7 @@ Deno.test("a client that stops reading is dropped as a slow consumer, keeps its 
     await alice.send({ type: "send", id: "p2", to: "slow", text: "second" });
     assert.equal((await alice.next("accepted", from)).status, "stored");
 
-    const back = await RawClient.connect(server.port);
-    clients.push(back);
+    const back = await connect();
     const ready = await back.login("slow", "pw");
     assert.equal(ready.stored, 2);
     await back.waitFor((f) => f.type === "msg" && f.text === "second");
@@ -88,16 +70,5 @@ Deno.test("a client that stops reading is dropped as a slow consumer, keeps its 
       back.frames.filter((f) => f.seq).map((f) => f.text),
       ["first", "second"],
     );
-  } finally {
-    try {
-      frozen?.close();
-    } catch {
-      // Closed by the server already.
-    }
-    for (const c of clients) c.close();
-    await Promise.all(clients.map((c) => c.closed));
-    const status = await server.stop();
-    assert.equal(status.code, 0, server.stderr.lines.join("\n"));
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
