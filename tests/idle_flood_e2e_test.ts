@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { RawClient } from "./support/raw_client.ts";
-import { ServerProcess } from "./support/processes.ts";
+import { withServer } from "./support/server_fixture.ts";
 
 const IDLE = 1_000;
 
@@ -29,16 +28,9 @@ async function readToEnd(conn: Deno.Conn): Promise<string> {
 }
 
 Deno.test("a thousand connections that never log in are closed by the login timeout while users chat", async () => {
-  const dir = await Deno.makeTempDir();
-  const server = await ServerProcess.start(dir, ["--login-timeout", "2"]);
-  const pid = server.child.pid;
-  const clients: RawClient[] = [];
-  try {
-    const [alice, bob] = [
-      await RawClient.connect(server.port),
-      await RawClient.connect(server.port),
-    ];
-    clients.push(alice, bob);
+  await withServer(["--login-timeout", "2"], async ({ server, connect }) => {
+    const pid = server.child.pid;
+    const [alice, bob] = [await connect(), await connect()];
     assert.equal((await alice.login("alice", "pw")).type, "ready");
     assert.equal((await bob.login("bob", "pw")).type, "ready");
     const baseline = await openFds(pid);
@@ -87,11 +79,5 @@ Deno.test("a thousand connections that never log in are closed by the login time
     const from = alice.frames.length;
     await alice.send({ type: "who" });
     assert.deepEqual((await alice.next("who", from)).users, ["alice", "bob"]);
-  } finally {
-    for (const c of clients) c.close();
-    await Promise.all(clients.map((c) => c.closed));
-    const status = await server.stop();
-    assert.equal(status.code, 0, server.stderr.lines.join("\n"));
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
