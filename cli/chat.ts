@@ -29,10 +29,10 @@ import { EXIT_USAGE, newCommand, parseArgs, UsageExit } from "./args.ts";
  * Exit status when connecting or logging in fails without a terminal, or
  * a message was not accepted.
  */
-export const EXIT_FAILURE = 1;
+const EXIT_FAILURE = 1;
 
 /** The environment variable holding the password for piped input. */
-export const PASSWORD_ENV = "PARLEY_PASSWORD";
+const PASSWORD_ENV = "PARLEY_PASSWORD";
 
 const CONTINUATION_PROMPT = "... ";
 

@@ -29,7 +29,7 @@ import {
 } from "./debug_format.ts";
 
 /** What `parley debug` was asked to do. */
-export interface DebugOptions {
+interface DebugOptions {
   /** `unix:PATH` or `host:port`. */
   address: string;
   /** File with the token, for TCP. */
@@ -43,7 +43,7 @@ const usage = (text: string) =>
   new UsageExit(EXIT_USAGE, `parley debug: ${text} (see --help)`);
 
 /** Parses the flags of `parley debug`. */
-export function parseDebugArgs(args: string[]): DebugOptions {
+function parseDebugArgs(args: string[]): DebugOptions {
   const command = newCommand("debug", "Inspect a running parley server")
     .argument(
       "[action]",

@@ -41,7 +41,7 @@ export function duration(ms: number): string {
 const pad2 = (n: number) => String(n).padStart(2, "0");
 
 /** Local time of day with milliseconds: `12:00:03.120`. */
-export function clock(ms: number): string {
+function clock(ms: number): string {
   const d = new Date(ms);
   return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${
     pad2(d.getSeconds())
@@ -49,7 +49,7 @@ export function clock(ms: number): string {
 }
 
 /** Local date and time: `2024-06-01 12:00:03`. */
-export function dateTime(ms: number | null): string {
+function dateTime(ms: number | null): string {
   if (ms === null) return "-";
   const d = new Date(ms);
   return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${
@@ -58,7 +58,7 @@ export function dateTime(ms: number | null): string {
 }
 
 /** Rows as columns padded to their widest cell; the last is not padded. */
-export function table(rows: string[][]): string {
+function table(rows: string[][]): string {
   const widths: number[] = [];
   for (const row of rows) {
     row.forEach((cell, i) => widths[i] = Math.max(widths[i] ?? 0, cell.length));

@@ -23,7 +23,7 @@ import {
 } from "./args.ts";
 
 /** Parses the flags of `parley serve` into a config. */
-export function parseServeArgs(args: string[]): ServeConfig {
+function parseServeArgs(args: string[]): ServeConfig {
   const defaults = defaultConfig();
   const guard = defaults.loginGuard;
   const command = newCommand("serve", "Run the parley message server")

@@ -71,7 +71,7 @@ export type LoginResult =
   | { ok: false; reason: string };
 
 /** Where a session is in its life. */
-export type SessionState = "login" | "ready" | "closed";
+type SessionState = "login" | "ready" | "closed";
 
 /** Settings of a {@linkcode Session}. */
 export interface SessionOptions {
@@ -105,13 +105,13 @@ export interface SessionOptions {
  * Longest wait, when leaving, for the server's answers to the messages
  * already sent before saying `bye`, in milliseconds.
  */
-export const LEAVE_ANSWERS_WAIT_MS = 5_000;
+const LEAVE_ANSWERS_WAIT_MS = 5_000;
 
 /**
  * Default for {@linkcode Session.backlog}: how long the stored backlog may
  * stay silent before the wait for the rest of it ends, in milliseconds.
  */
-export const BACKLOG_IDLE_MS = 5_000;
+const BACKLOG_IDLE_MS = 5_000;
 
 /** Most `send` frames written and not yet answered by the server. */
 export const MAX_UNANSWERED_SENDS = 64;
