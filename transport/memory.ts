@@ -127,8 +127,6 @@ export class MemoryLink implements Link {
   #inbox: Uint8Array[] = [];
   #queued = 0;
   #closed = false;
-  /** While true, nothing is read: a frozen peer, for tests. */
-  paused = false;
 
   constructor(remote: string, options: LinkOptions = {}) {
     this.remote = remote;
@@ -164,14 +162,8 @@ export class MemoryLink implements Link {
     return this.sendBytes(encoder.encode(frame + "\n"));
   }
 
-  /** Resumes reading after `paused` was set. */
-  resume(): void {
-    this.paused = false;
-    this.#drain();
-  }
-
   #drain(): void {
-    if (!this.#handler || this.paused || this.#closed) return;
+    if (!this.#handler || this.#closed) return;
     const chunks = this.#inbox.splice(0);
     this.#queued = 0;
     for (const chunk of chunks) {
