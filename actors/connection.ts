@@ -41,7 +41,7 @@ import type {
   Incoming,
   ServerFrame,
 } from "../protocol/frames.ts";
-import { PROTOCOL_VERSION } from "../protocol/frames.ts";
+import { PROTOCOL_VERSION, refusalOf } from "../protocol/frames.ts";
 import { type ErrorCode, ProtocolError } from "../protocol/errors.ts";
 import { checkName, lookalikeRefusal } from "../protocol/names.ts";
 import type { CloseCause } from "../transport/transport.ts";
@@ -226,17 +226,6 @@ function helloRefusal(frame: HelloFrame): ServerFrame | null {
   }
 }
 
-/** What the first frame of a batch gets when it is not allowed. */
-function notAllowed(frame: Incoming, state: string): ServerFrame {
-  if (frame.type === "invalid") {
-    return new ProtocolError(frame.code, frame.text).toFrame(frame.id);
-  }
-  return refusal(
-    "not_allowed",
-    `A "${frame.type}" frame is not allowed while ${state}`,
-  );
-}
-
 /**
  * Builds the connection machine around `ports`.
  *
@@ -344,7 +333,9 @@ export function createConnectionMachine(ports: ConnectionPorts) {
         ),
       refuseFirst: ({ context, event }, state: string) => {
         const frame = first(event);
-        if (frame) ports.write(context.connId, notAllowed(frame, state));
+        if (frame) {
+          ports.write(context.connId, refusalOf(frame, `while ${state}`));
+        }
       },
       refuseHello: ({ context, event }) => {
         const frame = first(event);

@@ -415,3 +415,31 @@ export function readClientFrame(line: string): Incoming {
     throw error;
   }
 }
+
+/**
+ * The `error` frame for a received frame the current state cannot take:
+ * the reason a line could not be read, or `not_allowed` saying `when`.
+ *
+ * @param when When it is not allowed: `while logging in`, `after login`.
+ *
+ * @example
+ * ```ts
+ * import { refusalOf } from "./frames.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(refusalOf({ type: "who" }, "while logging in"), {
+ *   type: "error",
+ *   code: "not_allowed",
+ *   text: 'A "who" frame is not allowed while logging in',
+ * });
+ * ```
+ */
+export function refusalOf(frame: Incoming, when: string): ErrorFrame {
+  if (frame.type === "invalid") {
+    return new ProtocolError(frame.code, frame.text).toFrame(frame.id);
+  }
+  return new ProtocolError(
+    "not_allowed",
+    `A "${frame.type}" frame is not allowed ${when}`,
+  ).toFrame();
+}

@@ -23,7 +23,7 @@ import type {
   SendFrame,
   ServerFrame,
 } from "../protocol/frames.ts";
-import { PROTOCOL_VERSION } from "../protocol/frames.ts";
+import { PROTOCOL_VERSION, refusalOf } from "../protocol/frames.ts";
 import { nameKey } from "../protocol/names.ts";
 import type { Mailboxes, StoredMessage } from "../store/mailboxes.ts";
 import { TokenBucket } from "../protocol/token_bucket.ts";
@@ -254,20 +254,8 @@ export class Hub {
           break;
         case "pong":
           break;
-        case "invalid":
-          this.#ports.write(
-            connId,
-            new ProtocolError(frame.code, frame.text).toFrame(frame.id),
-          );
-          break;
         default:
-          this.#ports.write(
-            connId,
-            new ProtocolError(
-              "not_allowed",
-              `A "${frame.type}" frame is not allowed after login`,
-            ).toFrame(),
-          );
+          this.#ports.write(connId, refusalOf(frame, "after login"));
       }
     }
   }
