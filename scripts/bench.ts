@@ -19,6 +19,7 @@
 
 import { parseArgs } from "node:util";
 import { join } from "node:path";
+import { cpuSeconds, round } from "./bench_client.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const MOD = join(ROOT, "mod.ts");
@@ -42,21 +43,16 @@ async function sample(pid: number): Promise<ProcSample> {
   } catch (error) {
     throw new Error(`Expected the server (pid ${pid}) to be running: ${error}`);
   }
-  // Fields after the command name, which is in parentheses.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]);
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
   const kib = (name: string) =>
     Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? NaN);
   return {
     at: performance.now(),
-    cpuS: ticks / CLOCK_TICKS,
+    cpuS: cpuSeconds(stat),
     rssKiB: kib("VmRSS"),
     peakKiB: kib("VmHWM"),
   };
 }
-
-const CLOCK_TICKS = 100;
 
 /** Reads a child's stdout line by line. */
 class Lines {
@@ -282,10 +278,6 @@ function extra(marks: Record<string, ProcSample>): Figures {
     out.rssConnectedMiB = round(marks["idle-start"].rssKiB / 1024);
   }
   return out;
-}
-
-function round(x: number): number {
-  return Math.round(x * 1000) / 1000;
 }
 
 /** Sizes of every scenario, full and quick. */

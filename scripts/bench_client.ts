@@ -242,7 +242,6 @@ export function summarise(samples: number[]): Latency {
   const sorted = Float64Array.from(samples).sort();
   const at = (q: number) =>
     sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-  const round = (x: number) => Math.round(x * 1000) / 1000;
   return {
     p50: round(at(0.5)),
     p99: round(at(0.99)),
@@ -260,4 +259,19 @@ export function stampedText(size: number): string {
 /** The send time carried by a text made by {@linkcode stampedText}. */
 export function stampOf(text: string): number {
   return parseFloat(text);
+}
+
+/** `x` to three decimals, as every figure of the benchmark is reported. */
+export function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+/** Clock ticks per second in `/proc/PID/stat` (USER_HZ on Linux). */
+const CLOCK_TICKS = 100;
+
+/** CPU seconds (user + system) in the text of a `/proc/PID/stat` file. */
+export function cpuSeconds(stat: string): number {
+  // Fields after the command name, which is in parentheses.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }

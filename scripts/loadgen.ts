@@ -16,7 +16,9 @@
 
 import {
   BenchClient,
+  cpuSeconds,
   pool,
+  round,
   sleep,
   stampedText,
   stampOf,
@@ -438,17 +440,11 @@ async function replay(p: ReplayParams): Promise<Record<string, unknown>> {
 
 /** CPU seconds (user + system) this process has used, from /proc. */
 function ownCpuSeconds(): number {
-  const stat = Deno.readTextFileSync("/proc/self/stat");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return round((Number(fields[11]) + Number(fields[12])) / 100);
+  return round(cpuSeconds(Deno.readTextFileSync("/proc/self/stat")));
 }
 
 function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
-}
-
-function round(x: number): number {
-  return Math.round(x * 1000) / 1000;
 }
 
 const SCENARIOS: Record<
