@@ -280,16 +280,13 @@ export async function main(args: string[]): Promise<number> {
     return 1;
   }
   let admin: Admin;
+  const socketPath = adminSocketPath(config.db);
   try {
-    admin = await startAdmin(server, {
-      socketPath: adminSocketPath(config.db),
-      tcp: config.admin,
-      token,
-    });
+    admin = await startAdmin(server, { socketPath, tcp: config.admin, token });
   } catch (error) {
     const where = config.admin === null
-      ? adminSocketPath(config.db)
-      : `${adminSocketPath(config.db)} or ${config.admin}`;
+      ? socketPath
+      : `${socketPath} or ${config.admin}`;
     console.error(
       `parley serve: cannot offer parley debug on ${where}: ${
         (error as Error).message
