@@ -1,6 +1,8 @@
 /**
- * Password hashing with scrypt from `node:crypto`, which runs in the thread
- * pool: hashing never stalls the connections served on the main thread.
+ * Password hashing with scrypt from `node:crypto`, always off the main
+ * thread: hashing never stalls the connections served there. Where the key
+ * is computed is a parameter ({@linkcode Derive}): Deno's thread pool by
+ * default, the server's low-priority hashing threads in `hash_workers.ts`.
  *
  * A stored hash reads `scrypt$N$r$p$SALT$HASH` (salt and hash in base64), so
  * the cost can be raised later without breaking old accounts.
@@ -25,25 +27,33 @@ export const DEFAULT_COST: ScryptCost = { N: 16_384, r: 8, p: 1 };
 const KEY_BYTES = 32;
 const SALT_BYTES = 16;
 
-function derive(
+/**
+ * Computes an scrypt key. The password given is already NFC-normalised.
+ * The server's low-priority hashing threads (`hash_workers.ts`) give one.
+ */
+export type Derive = (
   password: string,
-  salt: Buffer,
-  { N, r, p }: ScryptCost,
-): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
+  salt: Uint8Array,
+  keyLength: number,
+  cost: ScryptCost,
+) => Promise<Buffer>;
+
+/** scrypt in Deno's thread pool, at the main thread's priority. */
+export const threadPoolScrypt: Derive = (password, salt, keyLength, cost) =>
+  new Promise((resolve, reject) =>
     scrypt(
-      password.normalize("NFC"),
+      password,
       salt,
-      KEY_BYTES,
-      { N, r, p, maxmem: 256 * N * r },
+      keyLength,
+      { ...cost, maxmem: 256 * cost.N * cost.r },
       (error, key) => error ? reject(error) : resolve(key),
     )
   );
-}
 
 /**
  * Hashes a new password with a fresh random salt.
  *
+ * @param derive Where scrypt runs (default: Deno's thread pool).
  * @example
  * ```ts
  * import { hashPassword, verifyPassword } from "./password.ts";
@@ -58,9 +68,10 @@ function derive(
 export async function hashPassword(
   password: string,
   cost: ScryptCost = DEFAULT_COST,
+  derive: Derive = threadPoolScrypt,
 ): Promise<string> {
   const salt = randomBytes(SALT_BYTES);
-  const key = await derive(password, salt, cost);
+  const key = await derive(password.normalize("NFC"), salt, KEY_BYTES, cost);
   return [
     "scrypt",
     cost.N,
@@ -74,12 +85,14 @@ export async function hashPassword(
 /**
  * Checks a password against a stored hash, in constant time.
  *
+ * @param derive Where scrypt runs (default: Deno's thread pool).
  * @throws {SyntaxError} When `stored` is not a hash made by
  * {@linkcode hashPassword}.
  */
 export async function verifyPassword(
   password: string,
   stored: string,
+  derive: Derive = threadPoolScrypt,
 ): Promise<boolean> {
   const [kind, N, r, p, salt, hash] = stored.split("$");
   if (kind !== "scrypt" || hash === undefined) {
@@ -88,10 +101,11 @@ export async function verifyPassword(
     );
   }
   const expected = Buffer.from(hash, "base64");
-  const key = await derive(password, Buffer.from(salt, "base64"), {
-    N: Number(N),
-    r: Number(r),
-    p: Number(p),
-  });
+  const key = await derive(
+    password.normalize("NFC"),
+    Buffer.from(salt, "base64"),
+    KEY_BYTES,
+    { N: Number(N), r: Number(r), p: Number(p) },
+  );
   return key.length === expected.length && timingSafeEqual(key, expected);
 }
