@@ -140,6 +140,12 @@ function parseServeArgs(args: string[]): ServeConfig {
       integer(1, 1024),
       defaults.hashConcurrency,
     )
+    .option(
+      "--hash-nice <n>",
+      "nice value of the hashing threads, 0-19: higher keeps a busy chat fast and makes logins wait",
+      integer(0, 19),
+      defaults.hashNice,
+    )
     .addOption(
       new Option("--hash-cost <N>", "scrypt cost for new passwords")
         .argParser(integer(1024, 1 << 20))
@@ -169,6 +175,7 @@ function parseServeArgs(args: string[]): ServeConfig {
     logFormat: o.logFormat,
     hashCost: o.hashCost,
     hashConcurrency: o.hashConcurrency,
+    hashNice: o.hashNice,
     admin: o.admin ?? null,
     adminTokenFile: o.adminTokenFile ?? null,
     rateLimit: o.rateLimit,

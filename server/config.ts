@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { DEFAULT_COST } from "../store/password.ts";
 import { defaultHashConcurrency } from "../store/hash_queue.ts";
+import { DEFAULT_HASH_NICE } from "../store/hash_workers.ts";
 import { DEFAULT_LOGIN_GUARD, type LoginGuardOptions } from "./login_guard.ts";
 
 /** Everything `parley serve` can be told. */
@@ -32,6 +33,11 @@ export interface ServeConfig {
   hashCost: number;
   /** Password hashes computed at once; more logins wait their turn. */
   hashConcurrency: number;
+  /**
+   * Nice value of the hashing threads, 0–19: above 0, a busy chat keeps most
+   * of the CPU and logins wait.
+   */
+  hashNice: number;
   /** `host:port` for the admin endpoint over TCP, or null for none. */
   admin: string | null;
   /** File holding the token TCP admin clients must send. */
@@ -74,6 +80,7 @@ export function defaultConfig(): ServeConfig {
     maxQueuedBytes: 1 << 20,
     hashCost: DEFAULT_COST.N,
     hashConcurrency: defaultHashConcurrency(),
+    hashNice: DEFAULT_HASH_NICE,
     admin: null,
     adminTokenFile: null,
     rateLimit: 20,

@@ -27,8 +27,10 @@ import { databaseInstance, openDatabase } from "../store/database.ts";
 import { GroupCommitter } from "../store/group_commit.ts";
 import { Mailboxes } from "../store/mailboxes.ts";
 import { HashQueue } from "../store/hash_queue.ts";
+import { HashWorkers } from "../store/hash_workers.ts";
 import {
   DEFAULT_COST,
+  type Derive,
   hashPassword,
   verifyPassword,
 } from "../store/password.ts";
@@ -121,6 +123,8 @@ export async function startServer(
   const connections = new Map<string, Connection>();
   const guard = new LoginGuard(config.loginGuard, now);
   const hashes = new HashQueue(config.hashConcurrency);
+  const hashThreads = new HashWorkers(config.hashConcurrency, config.hashNice);
+  const derive: Derive = hashThreads.scrypt.bind(hashThreads);
   const closing = new Set<Promise<void>>();
   const netlogOn = config.netlog !== null;
 
@@ -254,7 +258,10 @@ export async function startServer(
       }
       const account = await accounts.find(key);
       const ok = account !== null &&
-        await hashes.run(() => verifyPassword(password, account.hash), signal);
+        await hashes.run(
+          () => verifyPassword(password, account.hash, derive),
+          signal,
+        );
       if (ok) {
         guard.succeeded(key, remote);
         return { kind: "accepted" };
@@ -277,7 +284,12 @@ export async function startServer(
         return { kind: "refused", code: limited.code, text: limited.message };
       }
       const hash = await hashes.run(
-        () => hashPassword(password, { ...DEFAULT_COST, N: config.hashCost }),
+        () =>
+          hashPassword(
+            password,
+            { ...DEFAULT_COST, N: config.hashCost },
+            derive,
+          ),
         signal,
       );
       const created = await accounts.create({
@@ -451,6 +463,7 @@ export async function startServer(
       while (closing.size > 0) await Promise.all(closing);
       await committer.drain();
       supervisor.stop();
+      hashThreads.close();
       kv.close();
     },
   };
