@@ -150,6 +150,12 @@ export interface ConnectionContext {
   /** Delay before answering the last wrong password, in ms. */
   penaltyMs: number;
   loggedIn: boolean;
+  /**
+   * The login timeout fired while the server was hashing a password: the
+   * connection closes once the check hands the turn back to the client,
+   * unless it logged in.
+   */
+  loginExpired: boolean;
   /** When the last frame arrived, on {@linkcode ConnectionPorts.now}. */
   lastFrameAt: number;
   closeReason: CloseReason | null;
@@ -294,6 +300,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       containsBye: ({ event }) =>
         event.type === "FRAMES" && event.frames.some((f) => f.type === "bye"),
       notLoggedIn: ({ context }) => !context.loggedIn,
+      loginExpired: ({ context }) => context.loginExpired,
       quietForPingInterval: ({ context }) =>
         ports.now() - context.lastFrameAt >= ports.timings.pingIntervalMs,
       /** The answer of an invoked check (a name, a password) is of `kind`. */
@@ -304,6 +311,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
         context.failures + 1 >= MAX_PASSWORD_FAILURES,
     },
     actions: {
+      noteLoginExpired: assign({ loginExpired: true }),
       attach: ({ context, self }) => ports.attach(context.connId, self),
       write: ({ context }, frame: ServerFrame) =>
         ports.write(context.connId, frame),
@@ -385,6 +393,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       failures: 0,
       penaltyMs: 0,
       loggedIn: false,
+      loginExpired: false,
       lastFrameAt: 0,
       closeReason: null,
       closeText: "",
@@ -422,6 +431,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
     initial: "unregistered",
     states: {
       unregistered: {
+        always: closeIfLoginExpired,
         on: {
           FRAMES: [
             {
@@ -480,6 +490,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
             },
           },
           awaitingPassword: {
+            always: closeIfLoginExpired,
             on: {
               FRAMES: [
                 {
@@ -515,6 +526,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
             ],
           },
           verifying: {
+            on: { LOGIN_TIMEOUT: { actions: "noteLoginExpired" } },
             invoke: {
               src: "checkPassword",
               input: ({ context, event }) => ({
@@ -569,6 +581,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
             },
           },
           registering: {
+            on: { LOGIN_TIMEOUT: { actions: "noteLoginExpired" } },
             invoke: {
               src: "register",
               input: ({ context, event }) => ({
@@ -668,6 +681,18 @@ export function createConnectionMachine(ports: ConnectionPorts) {
 function triesLeft(n: number): string {
   return `${n} more ${n === 1 ? "try" : "tries"} on this connection`;
 }
+
+/**
+ * The login timeout counts the client's time, not the server's: when it
+ * fires while a password is being hashed (the hash may wait behind others
+ * in a storm of logins), the check finishes, and the connection closes only
+ * if the turn comes back to the client.
+ */
+const closeIfLoginExpired = {
+  guard: "loginExpired",
+  target: "#connection.closed",
+  actions: [{ type: "setReason", params: "login_timeout" }],
+} as const;
 
 /**
  * How the login phase answers the frames that do not move it on: `bye`

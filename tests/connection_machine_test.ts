@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import type { PasswordVerdict } from "../actors/connection.ts";
 import {
+  type FakeWorld,
   fakeWorld,
   hello,
   password,
@@ -94,6 +96,68 @@ Deno.test("connection that does not log in is closed by the login timeout", () =
   send(hello("carol"));
   clock.increment(30_000);
   assert.equal(actor.getSnapshot().status, "done");
+  assert.deepEqual(world.finished, [
+    { reason: "login_timeout", text: "Login took too long" },
+  ]);
+});
+
+/** A world whose password checks wait until the test answers them. */
+function slowChecks(world: FakeWorld) {
+  const answers: Array<(verdict: PasswordVerdict) => void> = [];
+  world.ports.checkPassword = () =>
+    new Promise((resolve) => answers.push(resolve));
+  return answers;
+}
+
+Deno.test("login timeout waits for a password check under way; a right password gets in", async () => {
+  const world = fakeWorld();
+  world.accounts.set("dora", { name: "dora", password: "pw" });
+  const answers = slowChecks(world);
+  const { actor, clock, send } = startConnection(world);
+  send(hello("dora"));
+  await settle();
+  send(password("pw"));
+  await settle();
+  clock.increment(30_000);
+  assert.equal(stateOf(actor), "authenticating.verifying");
+  answers[0]({ kind: "accepted" });
+  await settle();
+  assert.equal(stateOf(actor), "online");
+  assert.deepEqual(world.finished, []);
+  actor.stop();
+});
+
+Deno.test("login timeout waits for a registration's hash too", async () => {
+  const world = fakeWorld();
+  const answers: Array<(verdict: PasswordVerdict) => void> = [];
+  world.ports.register = () => new Promise((resolve) => answers.push(resolve));
+  const { actor, clock, send } = startConnection(world);
+  send(hello("erin"));
+  await settle();
+  send(password("pw"));
+  await settle();
+  clock.increment(45_000);
+  assert.equal(stateOf(actor), "authenticating.registering");
+  answers[0]({ kind: "accepted" });
+  await settle();
+  assert.equal(stateOf(actor), "online");
+  actor.stop();
+});
+
+Deno.test("login timeout that fired during a check closes once a wrong password hands the turn back", async () => {
+  const world = fakeWorld();
+  world.accounts.set("dora", { name: "dora", password: "pw" });
+  const answers = slowChecks(world);
+  const { actor, clock, send } = startConnection(world);
+  send(hello("dora"));
+  await settle();
+  send(password("nope"));
+  await settle();
+  clock.increment(30_000);
+  answers[0]({ kind: "wrong", delayMs: 0 });
+  await settle();
+  assert.equal(actor.getSnapshot().status, "done");
+  assert.deepEqual(world.written.slice(1).map((f) => f.type), ["error"]);
   assert.deepEqual(world.finished, [
     { reason: "login_timeout", text: "Login took too long" },
   ]);
