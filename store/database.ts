@@ -12,13 +12,22 @@
  * | `["mailbox", nameKey]` | the mailbox cursor, see `mailboxes.ts` |
  * | `["message", nameKey, firstSeq]` | stored private messages `firstSeq`, … (a list) |
  *
+ * Schema 1 wrote the cursor's exact next number and `first` with every
+ * change; schema 2 writes `next` as a high-water mark and `first` only when
+ * the chunks left do not show it. A schema 1 cursor is a valid schema 2
+ * cursor, so opening a schema 1 database only raises its version: an older
+ * parley, which would count `next - first` as messages, then refuses it.
+ *
  * @module
  */
 
 import { dirname } from "node:path";
 
 /** The schema this code reads and writes. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+/** Older schemas this code opens, raising their version without rewriting. */
+const UPGRADABLE = new Set([1]);
 
 /** The database cannot be used; the message says why and what to do. */
 export class DatabaseError extends Error {
@@ -78,6 +87,14 @@ export async function openDatabase(path: string): Promise<Deno.Kv> {
         SCHEMA_VERSION,
       ).commit();
       if (!created.ok) {
+        throw new DatabaseError("Database changed while opening");
+      }
+    } else if (UPGRADABLE.has(found.value)) {
+      const upgraded = await kv.atomic().check(found).set(
+        ["schema"],
+        SCHEMA_VERSION,
+      ).commit();
+      if (!upgraded.ok) {
         throw new DatabaseError("Database changed while opening");
       }
     } else if (found.value !== SCHEMA_VERSION) {

@@ -2,21 +2,32 @@
  * Mailboxes: every private message, stored until its recipient's client
  * acknowledges it.
  *
- * Each user has a cursor `{ next, first }`: messages carry sequence numbers
- * `first ≤ seq < next`, and everything below `first` is gone. The server
- * process is the only writer, so the cursors live in memory once read and
- * every change is written behind them through the {@linkcode GroupCommitter}
- * (messages and cursor in one atomic operation). A failed commit leaves a
- * gap in the numbers, never a reused one.
+ * Messages to a user carry sequence numbers that only grow. Messages to one
+ * recipient that wait for the same commit are stored together, as one chunk
+ * `["message", key, firstSeq]` holding consecutive messages: a KV mutation
+ * costs far more than the bytes in it, so a busy recipient's messages cost
+ * one mutation per commit instead of one each. A chunk is deleted once every
+ * message in it is acknowledged or expired. A value that is one message
+ * instead of a list (before chunks) reads as a chunk of one.
  *
- * Messages to one recipient that wait for the same commit are stored
- * together, as one chunk `["message", key, firstSeq]` holding consecutive
- * messages: a KV mutation costs far more than the bytes in it, so a busy
- * recipient's messages cost one mutation per commit instead of one each. A
- * chunk is deleted once every message in it is acknowledged or expired;
- * until then readers skip its messages below `first`. A value that is one
- * message instead of a list (schema 1 before chunks) reads as a chunk of
- * one.
+ * The server process is the only writer, so a mailbox lives in memory once
+ * read: its next number, the lowest number still wanted (`first`) and an
+ * index of its chunks. Its cursor `["mailbox", key]` is written only when
+ * the chunks alone would not tell the truth after a restart:
+ *
+ * - `next` is a high-water mark, not the next number: numbers are reserved
+ *   in blocks of {@linkcode SEQ_BLOCK}, and the mark is written with the
+ *   chunk that first goes past the last reserved block. After a restart
+ *   numbering continues at the mark, leaving a gap and never reusing a
+ *   number a client may have shown.
+ * - `first` is written when a chunk is only partly acknowledged (its
+ *   acknowledged messages must stay hidden), or when expired messages are
+ *   counted; a chunk acknowledged whole is simply deleted. The stored
+ *   `first` may therefore lag, but never below a message that still exists
+ *   and was acknowledged.
+ *
+ * Counts come from the chunk index, not from `next - first`, so gaps in the
+ * numbers (a restart, a failed commit) are not counted as messages.
  *
  * @module
  */
@@ -40,7 +51,9 @@ export interface StoredMessage {
 
 /** A mailbox's cursor, as stored under `["mailbox", key]`. */
 export interface Cursor {
+  /** Above every number given out so far: numbering continues here. */
   next: number;
+  /** Messages below this are gone (acknowledged or expired). */
   first: number;
   /** Messages that expired before anyone read them, not yet reported. */
   expiredUnread: number;
@@ -61,6 +74,13 @@ export interface Opened {
   expired: number;
 }
 
+/**
+ * Sequence numbers reserved per cursor write: a busy recipient's cursor is
+ * written once per this many messages, and a restart skips at most this
+ * many numbers.
+ */
+export const SEQ_BLOCK = 1000;
+
 const DELETES_PER_WRITE = 800;
 /** Estimated bytes above which a chunk takes no more messages (KV: 64 KiB). */
 const CHUNK_BYTES = 40 * 1024;
@@ -80,6 +100,31 @@ interface OpenChunk extends Chunk {
   committed: Promise<void>;
 }
 
+/** A mailbox in memory. */
+interface Box {
+  /** The number the next message gets. */
+  next: number;
+  /** Messages below this are acknowledged or expired. */
+  first: number;
+  expiredUnread: number;
+  /** Highest mark handed to a cursor write; only grows. */
+  mark: number;
+  /** The mark believed on disk; 0 after a failed write, to write again. */
+  saved: number;
+  /** Chunks stored or being stored, oldest first. */
+  chunks: Chunk[];
+  /** Messages in `chunks` numbered `first` or above. */
+  count: number;
+  /** The chunk still taking messages before its commit. */
+  open: OpenChunk | null;
+}
+
+/** A mailbox just read, with the messages read on the way. */
+interface Loaded {
+  box: Box;
+  messages: StoredMessage[];
+}
+
 /** Rough upper bound of a message's serialised size. */
 function sizeOf(m: Omit<StoredMessage, "seq">): number {
   return 64 + 2 * (m.text.length + m.from.length + m.fromKey.length +
@@ -91,13 +136,8 @@ export class Mailboxes {
   readonly #kv: Deno.Kv;
   readonly #committer: GroupCommitter;
   readonly #options: MailboxOptions;
-  readonly #cursors = new Map<string, Cursor | Promise<Cursor>>();
+  readonly #boxes = new Map<string, Box | Promise<Box>>();
   readonly #sweeps = new Map<string, Promise<void>>();
-  readonly #open = new Map<string, OpenChunk>();
-  /** Chunks stored per recipient, oldest first, once known. */
-  readonly #chunks = new Map<string, Chunk[]>();
-  /** Recipients whose chunks from earlier runs have been read. */
-  readonly #indexed = new Map<string, Promise<void>>();
   #stored = 0;
 
   constructor(kv: Deno.Kv, committer: GroupCommitter, options: MailboxOptions) {
@@ -111,33 +151,84 @@ export class Mailboxes {
     return this.#stored;
   }
 
-  /** Messages waiting for `key`, if its cursor is loaded. */
+  /** Messages waiting for `key`, if its mailbox is loaded. */
   waiting(key: string): number | undefined {
-    const cursor = this.#cursors.get(key);
-    return cursor && !(cursor instanceof Promise)
-      ? cursor.next - cursor.first
-      : undefined;
+    const box = this.#boxes.get(key);
+    return box && !(box instanceof Promise) ? box.count : undefined;
   }
 
-  /** Messages waiting for `key`, reading the cursor if needed. */
+  /** Messages waiting for `key`, reading the mailbox if needed. */
   async count(key: string): Promise<number> {
-    const cursor = await this.#cursor(key);
-    return cursor.next - cursor.first;
+    return (await this.#box(key)).count;
   }
 
-  #cursor(key: string): Cursor | Promise<Cursor> {
-    const known = this.#cursors.get(key);
+  /** The mailbox of `key`; every caller waiting for it gets one promise. */
+  #box(key: string): Box | Promise<Box> {
+    const known = this.#boxes.get(key);
     if (known) return known;
-    const loading = this.#kv.get<Cursor>(["mailbox", key]).then((found) => {
-      const cursor = found.value ?? { next: 1, first: 1, expiredUnread: 0 };
-      this.#cursors.set(key, cursor);
-      return cursor;
-    }, (error) => {
-      this.#cursors.delete(key);
-      throw error;
+    this.#load(key);
+    return this.#boxes.get(key)!;
+  }
+
+  /**
+   * Reads the cursor and every chunk of `key`: the index of its chunks and
+   * its count need all of them. Keeps what it read for a login to use.
+   */
+  #load(key: string): Promise<Loaded> {
+    const loading = this.#read(key);
+    this.#boxes.set(key, loading.then((l) => l.box));
+    loading.then(({ box }) => this.#boxes.set(key, box), () => {
+      // The caller sees the error; the next one reads again.
+      this.#boxes.delete(key);
     });
-    this.#cursors.set(key, loading);
     return loading;
+  }
+
+  async #read(key: string): Promise<Loaded> {
+    const found = await this.#kv.get<Cursor>(["mailbox", key]);
+    const cursor = found.value ?? { next: 1, first: 1, expiredUnread: 0 };
+    const box: Box = {
+      next: cursor.next,
+      first: cursor.first,
+      expiredUnread: cursor.expiredUnread,
+      mark: cursor.next,
+      saved: cursor.next,
+      chunks: [],
+      count: 0,
+      open: null,
+    };
+    const messages: StoredMessage[] = [];
+    for await (const chunk of this.#list(key)) {
+      const last = chunk[chunk.length - 1].seq;
+      // A chunk wholly below `first` (its delete was lost in a crash) is
+      // indexed too, so the next acknowledgement deletes it.
+      box.chunks.push({ first: chunk[0].seq, last });
+      for (const message of chunk) {
+        if (message.seq >= box.first) messages.push(message);
+      }
+    }
+    box.count = messages.length;
+    return { box, messages };
+  }
+
+  /** Every chunk stored for `key`, oldest first. */
+  async *#list(key: string): AsyncIterable<StoredMessage[]> {
+    const entries = this.#kv.list<StoredMessage[] | StoredMessage>({
+      prefix: ["message", key],
+    }, { batchSize: 500 });
+    for await (const entry of entries) {
+      const value = entry.value;
+      yield Array.isArray(value) ? value : [value];
+    }
+  }
+
+  /** The stored messages of `key` from `first` on, oldest first. */
+  async *#messages(key: string, first: number): AsyncIterable<StoredMessage> {
+    for await (const chunk of this.#list(key)) {
+      for (const message of chunk) {
+        if (message.seq >= first) yield message;
+      }
+    }
   }
 
   /**
@@ -154,28 +245,29 @@ export class Mailboxes {
     key: string,
     message: Omit<StoredMessage, "seq">,
   ): Promise<StoredMessage> {
-    const known = this.#cursor(key);
-    const cursor = known instanceof Promise ? await known : known;
+    const known = this.#box(key);
+    const box = known instanceof Promise ? await known : known;
     // While a full mailbox is swept, later messages to it wait behind the
     // sweep, all on the same promise, so they keep their order.
     let sweeping = this.#sweeps.get(key);
-    if (!sweeping && cursor.next - cursor.first >= this.#options.maxStored) {
-      sweeping = this.#sweep(key, cursor).catch(() => {}).finally(() =>
+    if (!sweeping && box.count >= this.#options.maxStored) {
+      sweeping = this.#sweep(key, box).catch(() => {}).finally(() =>
         this.#sweeps.delete(key)
       );
       this.#sweeps.set(key, sweeping);
     }
     if (sweeping) await sweeping;
-    if (cursor.next - cursor.first >= this.#options.maxStored) {
+    if (box.count >= this.#options.maxStored) {
       throw new ProtocolError(
         "mailbox_full",
         `The mailbox of ${message.to} is full (${this.#options.maxStored} messages); the message was not stored, try again later`,
       );
     }
-    const stored = { seq: cursor.next, ...message };
-    cursor.next++;
+    const stored = { seq: box.next, ...message };
+    box.next++;
+    box.count++;
     try {
-      await this.#addToChunk(key, cursor, stored);
+      await this.#addToChunk(key, box, stored);
     } catch (error) {
       throw new ProtocolError(
         "store_failed",
@@ -193,13 +285,9 @@ export class Mailboxes {
    * Puts a message into the recipient's chunk waiting for a commit, or
    * starts one; resolves when that chunk is on disk.
    */
-  #addToChunk(
-    key: string,
-    cursor: Cursor,
-    stored: StoredMessage,
-  ): Promise<void> {
+  #addToChunk(key: string, box: Box, stored: StoredMessage): Promise<void> {
     const size = sizeOf(stored);
-    const chunk = this.#open.get(key);
+    const chunk = box.open;
     if (
       chunk?.open && chunk.last + 1 === stored.seq &&
       chunk.bytes + size <= CHUNK_BYTES
@@ -217,63 +305,52 @@ export class Mailboxes {
       open: true,
       committed: Promise.resolve(),
     };
-    this.#open.set(key, fresh);
-    this.#known(key).push(fresh);
+    box.open = fresh;
+    box.chunks.push(fresh);
     fresh.committed = this.#committer.write(() => {
-      fresh.open = false;
-      if (this.#open.get(key) === fresh) this.#open.delete(key);
-      return {
-        writes: [
-          { key: ["message", key, fresh.first], value: fresh.messages },
-          { key: ["mailbox", key], value: { ...cursor } },
-        ],
-        bytes: fresh.bytes + 128,
-      };
+      this.#close(box, fresh);
+      const writes: Write[] = [
+        { key: ["message", key, fresh.first], value: fresh.messages },
+      ];
+      if (fresh.last >= box.saved) {
+        box.mark = Math.max(box.mark, fresh.last + 1 + SEQ_BLOCK);
+        writes.push(this.#cursorWrite(key, box));
+      }
+      return { writes, bytes: fresh.bytes + 128 };
     });
     fresh.committed.catch(() => {
-      // Refused before a commit took it: later messages start another.
-      fresh.open = false;
-      if (this.#open.get(key) === fresh) this.#open.delete(key);
-      this.#forget(key, fresh);
+      // Not stored: later messages start another chunk, the count drops
+      // what it held, and the next chunk writes the mark again.
+      this.#close(box, fresh);
+      box.saved = 0;
+      const at = box.chunks.indexOf(fresh);
+      if (at !== -1) {
+        box.chunks.splice(at, 1);
+        box.count -= Math.max(
+          0,
+          fresh.last - Math.max(fresh.first, box.first) + 1,
+        );
+      }
     });
     return fresh.committed;
   }
 
-  #known(key: string): Chunk[] {
-    let chunks = this.#chunks.get(key);
-    if (!chunks) this.#chunks.set(key, chunks = []);
-    return chunks;
+  #close(box: Box, chunk: OpenChunk): void {
+    chunk.open = false;
+    if (box.open === chunk) box.open = null;
   }
 
-  #forget(key: string, chunk: Chunk): void {
-    const chunks = this.#chunks.get(key);
-    const at = chunks?.indexOf(chunk) ?? -1;
-    if (at !== -1) chunks!.splice(at, 1);
-  }
-
-  /** Makes sure the chunks stored by earlier runs are in the index. */
-  #index(key: string): Promise<void> {
-    let indexing = this.#indexed.get(key);
-    if (!indexing) {
-      indexing = this.#readIndex(key);
-      this.#indexed.set(key, indexing);
-      indexing.catch(() => this.#indexed.delete(key));
-    }
-    return indexing;
-  }
-
-  async #readIndex(key: string): Promise<void> {
-    for await (const _ of this.#list(key, Number.MAX_SAFE_INTEGER)) {
-      // Listing every chunk is what indexes them.
-    }
-  }
-
-  /** Adds chunks read from the database to the index of `key`. */
-  #merge(key: string, found: Chunk[]): void {
-    const chunks = this.#known(key);
-    const have = new Set(chunks.map((c) => c.first));
-    for (const chunk of found) if (!have.has(chunk.first)) chunks.push(chunk);
-    chunks.sort((a, b) => a.first - b.first);
+  /** The cursor as it stands when its commit takes it. */
+  #cursorWrite(key: string, box: Box): Write {
+    box.saved = box.mark;
+    return {
+      key: ["mailbox", key],
+      value: {
+        next: box.mark,
+        first: box.first,
+        expiredUnread: box.expiredUnread,
+      } satisfies Cursor,
+    };
   }
 
   /**
@@ -281,25 +358,35 @@ export class Mailboxes {
    * the expired messages, counting them.
    */
   async open(key: string): Promise<Opened> {
-    const cursor = await this.#cursor(key);
+    const known = this.#boxes.get(key);
+    let box: Box;
+    let listed: StoredMessage[];
+    if (known === undefined) {
+      // The first read after a start lists the mailbox once for both.
+      ({ box, messages: listed } = await this.#load(key));
+      listed = listed.filter((m) => m.seq >= box.first);
+    } else {
+      box = known instanceof Promise ? await known : known;
+      listed = await Array.fromAsync(this.#messages(key, box.first));
+    }
     const cutoff = this.#options.now() - this.#options.ttlMs;
     const messages: StoredMessage[] = [];
     const expired: number[] = [];
-    for await (const message of this.#list(key, cursor.first)) {
+    for (const message of listed) {
       if (message.ts < cutoff) expired.push(message.seq);
       else messages.push(message);
     }
-    const count = expired.length + cursor.expiredUnread;
-    if (expired.length > 0 || cursor.expiredUnread > 0) {
-      cursor.expiredUnread = 0;
+    const count = expired.length + box.expiredUnread;
+    if (count > 0) {
+      box.expiredUnread = 0;
       // Only past the expired ones: a message whose commit is still under
       // way was not listed, and must stay above `first`.
       const lastExpired = expired.length > 0 ? expired[expired.length - 1] : 0;
-      cursor.first = Math.max(
-        cursor.first,
+      this.#advance(
+        box,
         messages.length > 0 ? messages[0].seq : lastExpired + 1,
       );
-      await this.#delete(key, cursor);
+      await this.#delete(key, box, true);
     }
     return { messages, expired: count };
   }
@@ -309,75 +396,75 @@ export class Mailboxes {
    * has shown them.
    */
   async acknowledge(key: string, seq: number): Promise<void> {
-    const known = this.#cursor(key);
-    const cursor = known instanceof Promise ? await known : known;
-    const upTo = Math.min(seq, cursor.next - 1);
-    if (upTo < cursor.first) return;
-    cursor.first = upTo + 1;
-    await this.#delete(key, cursor);
+    const known = this.#box(key);
+    const box = known instanceof Promise ? await known : known;
+    const upTo = Math.min(seq, box.next - 1);
+    if (upTo < box.first) return;
+    this.#advance(box, upTo + 1);
+    await this.#delete(key, box, false);
   }
 
   /** Drops expired messages at the front of a full mailbox, counting them. */
-  async #sweep(key: string, cursor: Cursor): Promise<void> {
+  async #sweep(key: string, box: Box): Promise<void> {
     const cutoff = this.#options.now() - this.#options.ttlMs;
-    const gone: number[] = [];
-    for await (const message of this.#list(key, cursor.first)) {
+    let last = 0;
+    for await (const message of this.#messages(key, box.first)) {
       if (message.ts >= cutoff) break;
-      gone.push(message.seq);
+      last = message.seq;
     }
-    if (gone.length === 0) return;
-    const last = gone[gone.length - 1];
-    if (last < cursor.first) return; // acknowledged meanwhile
-    cursor.expiredUnread += gone.filter((s) => s >= cursor.first).length;
-    cursor.first = last + 1;
-    await this.#delete(key, cursor);
-  }
-
-  /** The stored messages of `key` from `first` on, oldest first. */
-  async *#list(key: string, first: number): AsyncIterable<StoredMessage> {
-    // A complete listing indexes the chunks it passes, so the first login
-    // after a start reads the mailbox once, not once more to index it.
-    const indexing = !this.#indexed.has(key);
-    const found: Chunk[] = [];
-    const entries = this.#kv.list<StoredMessage[] | StoredMessage>({
-      prefix: ["message", key],
-    }, { batchSize: 500 });
-    for await (const entry of entries) {
-      const value = entry.value;
-      const messages = Array.isArray(value) ? value : [value];
-      if (indexing) {
-        found.push({
-          first: entry.key[2] as number,
-          last: messages[messages.length - 1].seq,
-        });
-      }
-      for (const message of messages) {
-        if (message.seq >= first) yield message;
-      }
-    }
-    if (indexing) {
-      this.#merge(key, found);
-      if (!this.#indexed.has(key)) this.#indexed.set(key, Promise.resolve());
-    }
+    if (last < box.first) return; // none, or acknowledged meanwhile
+    box.expiredUnread += this.#advance(box, last + 1);
+    await this.#delete(key, box, true);
   }
 
   /**
-   * Deletes the chunks of `key` whose every message is below the cursor's
-   * `first`, and writes the cursor.
+   * Moves `first` up to `to`, taking the messages below it out of the
+   * count.
+   *
+   * @returns How many stored messages that took out.
    */
-  async #delete(key: string, cursor: Cursor): Promise<void> {
-    await this.#index(key);
-    const chunks = this.#known(key);
+  #advance(box: Box, to: number): number {
+    if (to <= box.first) return 0;
+    let dropped = 0;
+    for (const chunk of box.chunks) {
+      if (chunk.first >= to) break;
+      const from = Math.max(chunk.first, box.first);
+      const upTo = Math.min(chunk.last, to - 1);
+      if (upTo >= from) dropped += upTo - from + 1;
+    }
+    box.first = to;
+    box.count -= dropped;
+    return dropped;
+  }
+
+  /**
+   * Deletes the chunks of `key` whose every message is below `first`. The
+   * cursor is written too when `always`, or when the oldest chunk left is
+   * partly below `first`: only the cursor then says which of its messages
+   * are gone.
+   */
+  async #delete(key: string, box: Box, always: boolean): Promise<void> {
+    const chunks = box.chunks;
     let done = 0;
-    while (done < chunks.length && chunks[done].last < cursor.first) done++;
+    while (done < chunks.length && chunks[done].last < box.first) done++;
     const gone = chunks.splice(0, done);
+    const partial = chunks.length > 0 && chunks[0].first < box.first;
+    // Several writes commit one after another: each carries the cursor, so
+    // a crash between them leaves no deleted message visible.
+    const cursor = always || partial || gone.length > DELETES_PER_WRITE;
+    if (gone.length === 0 && !cursor) return;
     const writes: Promise<void>[] = [];
     for (let i = 0; i < gone.length || i === 0; i += DELETES_PER_WRITE) {
       const group: Write[] = gone.slice(i, i + DELETES_PER_WRITE).map((
         chunk,
       ) => ({ key: ["message", key, chunk.first] }));
-      group.push({ key: ["mailbox", key], value: { ...cursor } });
-      writes.push(this.#committer.write(group, 64 * group.length));
+      const write = this.#committer.write(() => {
+        if (cursor) group.push(this.#cursorWrite(key, box));
+        return { writes: group, bytes: 64 * (group.length + 1) };
+      });
+      // The mark may not be on disk: the next chunk writes it again.
+      write.catch(() => box.saved = 0);
+      writes.push(write);
     }
     await Promise.all(writes);
   }

@@ -1,0 +1,197 @@
+import assert from "node:assert/strict";
+import { openDatabase, SCHEMA_VERSION } from "../store/database.ts";
+import { GroupCommitter } from "../store/group_commit.ts";
+import {
+  type Cursor,
+  Mailboxes,
+  SEQ_BLOCK,
+  type StoredMessage,
+} from "../store/mailboxes.ts";
+
+const DAY = 86_400_000;
+
+const message = (text: string, ts = 5): Omit<StoredMessage, "seq"> => ({
+  from: "alice",
+  fromKey: "alice",
+  to: "bob",
+  ts,
+  text,
+  id: text,
+});
+
+function mailboxesOn(kv: Deno.Kv, committer = new GroupCommitter(kv), {
+  maxStored = 10,
+} = {}): [Mailboxes, GroupCommitter] {
+  const mailboxes = new Mailboxes(kv, committer, {
+    maxStored,
+    ttlMs: DAY,
+    now: () => 5,
+  });
+  return [mailboxes, committer];
+}
+
+/** Runs `fn` on a database file that it may open and close as it likes. */
+async function withFile(fn: (path: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(`${dir}/p.db`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const cursorOf = async (kv: Deno.Kv) =>
+  (await kv.get<Cursor>(["mailbox", "bob"])).value;
+
+Deno.test("messages stored and acknowledged one by one write the cursor once per block", async () => {
+  const kv = await openDatabase(":memory:");
+  const [mailboxes, committer] = mailboxesOn(kv);
+  try {
+    const stamps = new Set<string | null>();
+    for (let i = 0; i < 5; i++) {
+      const stored = await mailboxes.append("bob", message(`m${i}`));
+      await mailboxes.acknowledge("bob", stored.seq);
+      stamps.add((await kv.get(["mailbox", "bob"])).versionstamp);
+    }
+    assert.equal(stamps.size, 1, "the cursor was not written again");
+    assert.deepEqual(await cursorOf(kv), {
+      next: 2 + SEQ_BLOCK,
+      first: 1,
+      expiredUnread: 0,
+    }, "written with the first chunk only");
+    assert.equal(mailboxes.waiting("bob"), 0);
+    assert.deepEqual(
+      await Array.fromAsync(kv.list({ prefix: ["message"] })),
+      [],
+      "acknowledged chunks are deleted",
+    );
+  } finally {
+    await committer.drain();
+    kv.close();
+  }
+});
+
+Deno.test("a partly acknowledged chunk writes first, and reopening hides what was acknowledged", async () => {
+  await withFile(async (path) => {
+    let kv = await openDatabase(path);
+    let [mailboxes, committer] = mailboxesOn(kv);
+    await Promise.all(
+      ["a", "b", "c"].map((t) => mailboxes.append("bob", message(t))),
+    );
+    await mailboxes.acknowledge("bob", 1);
+    assert.equal((await cursorOf(kv))?.first, 2);
+    await committer.drain();
+    kv.close();
+
+    kv = await openDatabase(path);
+    [mailboxes, committer] = mailboxesOn(kv);
+    assert.equal(await mailboxes.count("bob"), 2);
+    const opened = await mailboxes.open("bob");
+    assert.deepEqual(opened.messages.map((m) => m.text), ["b", "c"]);
+    await committer.drain();
+    kv.close();
+  });
+});
+
+Deno.test("after a restart numbers continue above every number given, and gaps are not counted", async () => {
+  await withFile(async (path) => {
+    let kv = await openDatabase(path);
+    let [mailboxes, committer] = mailboxesOn(kv, undefined, { maxStored: 3 });
+    for (const t of ["a", "b", "c"]) {
+      const stored = await mailboxes.append("bob", message(t));
+      if (t !== "c") await mailboxes.acknowledge("bob", stored.seq);
+    }
+    await committer.drain();
+    kv.close();
+
+    kv = await openDatabase(path);
+    [mailboxes, committer] = mailboxesOn(kv, undefined, { maxStored: 3 });
+    assert.equal(await mailboxes.count("bob"), 1, "only c is stored");
+    const d = await mailboxes.append("bob", message("d"));
+    const e = await mailboxes.append("bob", message("e"));
+    assert.ok(d.seq > 3, "a number given before the restart is never reused");
+    assert.equal(e.seq, d.seq + 1);
+    assert.equal(mailboxes.waiting("bob"), 3);
+    await assert.rejects(mailboxes.append("bob", message("f")), /is full/);
+    const opened = await mailboxes.open("bob");
+    assert.deepEqual(opened.messages.map((m) => m.text), ["c", "d", "e"]);
+    await committer.drain();
+    kv.close();
+  });
+});
+
+/** A committer whose first commit fails after it has taken its writes. */
+class FailOnceCommitter extends GroupCommitter {
+  #failed = false;
+
+  override write(...args: Parameters<GroupCommitter["write"]>) {
+    const [writes] = args;
+    if (this.#failed || typeof writes !== "function") {
+      return super.write(...args);
+    }
+    this.#failed = true;
+    writes();
+    return Promise.reject(new Error("disk full"));
+  }
+}
+
+Deno.test("after a failed commit the next chunk writes the mark again", async () => {
+  await withFile(async (path) => {
+    let kv = await openDatabase(path);
+    let [mailboxes, committer] = mailboxesOn(kv, new FailOnceCommitter(kv));
+    await assert.rejects(mailboxes.append("bob", message("lost")), /disk full/);
+    assert.equal(mailboxes.waiting("bob"), 0);
+    const kept = await mailboxes.append("bob", message("kept"));
+    assert.ok((await cursorOf(kv))!.next > kept.seq);
+    await committer.drain();
+    kv.close();
+
+    kv = await openDatabase(path);
+    [mailboxes, committer] = mailboxesOn(kv);
+    const next = await mailboxes.append("bob", message("next"));
+    assert.ok(next.seq > kept.seq);
+    const opened = await mailboxes.open("bob");
+    assert.deepEqual(opened.messages.map((m) => m.text), ["kept", "next"]);
+    await committer.drain();
+    kv.close();
+  });
+});
+
+Deno.test("a schema 1 database opens as the current schema and its mailboxes read as before", async () => {
+  await withFile(async (path) => {
+    const old = await Deno.openKv(path);
+    const one = (seq: number, text: string): StoredMessage => ({
+      seq,
+      ...message(text),
+    });
+    await old.set(["schema"], 1);
+    // Schema 1: exact `next`, `first` inside the first chunk, a message
+    // stored alone and a chunk.
+    await old.set(["mailbox", "bob"], { next: 5, first: 2, expiredUnread: 0 });
+    await old.set(["message", "bob", 1], [one(1, "a"), one(2, "b")]);
+    await old.set(["message", "bob", 3], one(3, "c"));
+    await old.set(["message", "bob", 4], [one(4, "d")]);
+    old.close();
+
+    const kv = await openDatabase(path);
+    const [mailboxes, committer] = mailboxesOn(kv);
+    try {
+      assert.equal((await kv.get(["schema"])).value, SCHEMA_VERSION);
+      assert.equal(await mailboxes.count("bob"), 3);
+      const opened = await mailboxes.open("bob");
+      assert.deepEqual(opened.messages.map((m) => m.text), ["b", "c", "d"]);
+      const e = await mailboxes.append("bob", message("e"));
+      assert.equal(e.seq, 5, "numbering continues at the old next");
+      await mailboxes.acknowledge("bob", 3);
+      assert.deepEqual(
+        (await Array.fromAsync(kv.list({ prefix: ["message", "bob"] })))
+          .map((entry) => entry.key[2]),
+        [4, 5],
+      );
+      assert.equal(mailboxes.waiting("bob"), 2);
+    } finally {
+      await committer.drain();
+      kv.close();
+    }
+  });
+});
