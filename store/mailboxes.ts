@@ -176,9 +176,10 @@ export class Mailboxes {
    */
   #load(key: string): Promise<Loaded> {
     const loading = this.#read(key);
-    this.#boxes.set(key, loading.then((l) => l.box));
-    loading.then(({ box }) => this.#boxes.set(key, box), () => {
-      // The caller sees the error; the next one reads again.
+    const box = loading.then((l) => l.box);
+    this.#boxes.set(key, box);
+    box.then((box) => this.#boxes.set(key, box), () => {
+      // Its callers see the error; the next one reads again.
       this.#boxes.delete(key);
     });
     return loading;

@@ -195,3 +195,20 @@ Deno.test("a schema 1 database opens as the current schema and its mailboxes rea
     }
   });
 });
+
+Deno.test("a mailbox that cannot be read fails its login and is read again next time", async () => {
+  const kv = await openDatabase(":memory:");
+  const [mailboxes, committer] = mailboxesOn(kv);
+  try {
+    const get = kv.get.bind(kv);
+    kv.get = () => Promise.reject(new Error("database is locked"));
+    await assert.rejects(mailboxes.open("bob"), /database is locked/);
+    kv.get = get;
+    await mailboxes.append("bob", message("a"));
+    const opened = await mailboxes.open("bob");
+    assert.deepEqual(opened.messages.map((m) => m.text), ["a"]);
+  } finally {
+    await committer.drain();
+    kv.close();
+  }
+});
