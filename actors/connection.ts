@@ -17,10 +17,15 @@
  * {@linkcode createConnectionMachine}, so tests can drive it with fakes and
  * a simulated clock. Sockets stay in the ports, never in the context.
  *
- * Frames arrive in batches (one `FRAMES` event per read). Once online the
- * whole batch is handed to the ports at once; before that every frame can
- * change the state, so the machine takes the first frame and raises the rest
- * back to itself, ahead of anything that arrives later.
+ * Frames arrive in batches (one read each). Before login every frame can
+ * change the state, so the machine takes the first frame of a `FRAMES` event
+ * and raises the rest back to itself, ahead of anything that arrives later.
+ * In `online` frames change nothing but the time of the last one, so on
+ * entering `online` the machine tells its link actor to hand each batch
+ * straight to {@linkcode ConnectionPorts.handle} and note its time, without
+ * an event to the machine; a batch holding `bye` still goes to the machine,
+ * and so does every batch once `online` is left. The machine reads the noted
+ * time when its idle timer fires.
  *
  * @module
  */
@@ -33,6 +38,7 @@ import {
   fromCallback,
   fromPromise,
   raise,
+  sendTo,
   setup,
 } from "xstate";
 import type {
@@ -178,6 +184,13 @@ export type ConnectionEvent =
   | { type: "IDLE_TIMER" }
   | { type: "PING_TIMEOUT" };
 
+/**
+ * What the machine tells its link actor: whether frames go straight to
+ * {@linkcode ConnectionPorts.handle} (`direct`, while `online`) or to the
+ * machine as `FRAMES` events.
+ */
+type LinkCommand = { type: "ROUTE_FRAMES"; direct: boolean };
+
 /** The events a timer of a logged-in connection sends. */
 type TimerEvent = Extract<
   ConnectionEvent,
@@ -211,6 +224,8 @@ function firstIs<T extends Incoming["type"]>(
   return first(event)?.type === type;
 }
 
+const isBye = (frame: Incoming) => frame.type === "bye";
+
 function refusal(code: ErrorCode, text: string): ServerFrame {
   return new ProtocolError(code, text).toFrame();
 }
@@ -238,6 +253,15 @@ function helloRefusal(frame: HelloFrame): ServerFrame | null {
  * @param ports The world the machine acts on; built once per server.
  */
 export function createConnectionMachine(ports: ConnectionPorts) {
+  /**
+   * When the last frame handed straight to the ports arrived, per
+   * connection, on {@linkcode ConnectionPorts.now}. Kept beside the context
+   * rather than in it: it changes on every read while online.
+   */
+  const directFrameAt = new Map<string, number>();
+  /** When the last frame arrived, by whichever way it came. */
+  const lastFrameAt = (context: ConnectionContext) =>
+    Math.max(context.lastFrameAt, directFrameAt.get(context.connId) ?? 0);
   return setup({
     types: {
       context: {} as ConnectionContext,
@@ -245,12 +269,27 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       input: {} as ConnectionInput,
     },
     actors: {
-      link: fromCallback<ConnectionEvent, { connId: string }>(
-        ({ input, sendBack }) =>
-          ports.read(input.connId, {
-            frames: (frames) => sendBack({ type: "FRAMES", frames }),
+      link: fromCallback<LinkCommand, { connId: string }>(
+        ({ input, sendBack, receive }) => {
+          const { connId } = input;
+          let direct = false;
+          receive((command) => direct = command.direct);
+          const stop = ports.read(connId, {
+            frames(frames) {
+              if (direct && !frames.some(isBye)) {
+                directFrameAt.set(connId, ports.now());
+                ports.handle(connId, frames);
+              } else {
+                sendBack({ type: "FRAMES", frames });
+              }
+            },
             closed: (cause) => sendBack({ type: "LINK_CLOSED", cause }),
-          }),
+          });
+          return () => {
+            directFrameAt.delete(connId);
+            stop();
+          };
+        },
       ),
       timer: fromCallback<ConnectionEvent, { ms: number; event: TimerEvent }>(
         ({ input, sendBack }) =>
@@ -302,7 +341,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       notLoggedIn: ({ context }) => !context.loggedIn,
       loginExpired: ({ context }) => context.loginExpired,
       quietForPingInterval: ({ context }) =>
-        ports.now() - context.lastFrameAt >= ports.timings.pingIntervalMs,
+        ports.now() - lastFrameAt(context) >= ports.timings.pingIntervalMs,
       /** The answer of an invoked check (a name, a password) is of `kind`. */
       outputIs: ({ event }, kind: (NameStatus | PasswordVerdict)["kind"]) =>
         (event as { output?: { kind?: string } }).output?.kind === kind,
@@ -365,6 +404,14 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       enterSession: ({ context }) =>
         ports.enterSession(context.connId, context.name!, context.key!),
       noteFrame: assign({ lastFrameAt: () => ports.now() }),
+      /** Brings the context up to date with frames that went straight on. */
+      noteDirectFrames: assign({
+        lastFrameAt: ({ context }) => lastFrameAt(context),
+      }),
+      routeFrames: sendTo("link", (_, direct: boolean): LinkCommand => ({
+        type: "ROUTE_FRAMES",
+        direct,
+      })),
       handleFrames: ({ context, event }) => {
         const frames = (event as FramesEvent).frames;
         const bye = frames.findIndex((f) => f.type === "bye");
@@ -612,13 +659,19 @@ export function createConnectionMachine(ports: ConnectionPorts) {
         },
       },
       online: {
-        entry: enqueueActions(({ context, enqueue }) => {
-          if (context.loggedIn) return;
-          enqueue(cancel("loginTimer"));
-          enqueue(assign({ loggedIn: true }));
-          enqueue("noteFrame");
-          enqueue("enterSession");
-        }),
+        entry: [
+          enqueueActions(({ context, enqueue }) => {
+            if (context.loggedIn) return;
+            enqueue(cancel("loginTimer"));
+            enqueue(assign({ loggedIn: true }));
+            enqueue("noteFrame");
+            enqueue("enterSession");
+          }),
+          // A read here only hands frames on and notes the time: the link
+          // does that itself, sparing the machine an event per read.
+          { type: "routeFrames", params: true },
+        ],
+        exit: { type: "routeFrames", params: false },
         // Any frame shows life, but restarting the idle timer on every read
         // (a cancel and a new timer each time) costs more than the rest of
         // the event: a frame only notes its time, and the timer, set for
@@ -645,7 +698,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
           FRAMES: onlineFrames(),
           IDLE_TIMER: [
             { guard: "quietForPingInterval", target: "idle-probing" },
-            { target: "online", reenter: true },
+            { target: "online", reenter: true, actions: "noteDirectFrames" },
           ],
         },
       },

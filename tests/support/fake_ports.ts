@@ -30,6 +30,8 @@ export interface FakeWorld {
   /** The clock of the ports and of actors started on this world. */
   clock: SimulatedClock;
   readStopped: boolean;
+  /** What the machine's link actor reads from: feed it as a link would. */
+  link: Parameters<ConnectionPorts["read"]>[1] | null;
   /** Delay asked for before answering a wrong password, in ms. */
   wrongDelayMs: number;
   /** When set, every password check is refused with this code. */
@@ -53,6 +55,7 @@ export function fakeWorld(
     finished: [],
     accounts: new Map(),
     readStopped: false,
+    link: null,
     wrongDelayMs: 0,
     refuseWith: null,
     ports: {
@@ -63,7 +66,8 @@ export function fakeWorld(
         return () => clock.clearTimeout(id);
       },
       attach() {},
-      read() {
+      read(_, events) {
+        world.link = events;
         return () => {
           world.readStopped = true;
         };
