@@ -182,7 +182,12 @@ export type ConnectionEvent =
   | { type: "KICK"; reason: ByeReason; text?: string }
   | { type: "LOGIN_TIMEOUT" }
   | { type: "IDLE_TIMER" }
-  | { type: "PING_TIMEOUT" };
+  | { type: "PING_TIMEOUT" }
+  /**
+   * Frames handed straight to {@linkcode ConnectionPorts.handle} made it
+   * throw: the actor fails with `error`, as when an action throws.
+   */
+  | { type: "HANDLE_FAILED"; error: unknown };
 
 /**
  * What the machine tells its link actor: whether frames go straight to
@@ -278,7 +283,11 @@ export function createConnectionMachine(ports: ConnectionPorts) {
             frames(frames) {
               if (direct && !frames.some(isBye)) {
                 directFrameAt.set(connId, ports.now());
-                ports.handle(connId, frames);
+                try {
+                  ports.handle(connId, frames);
+                } catch (error) {
+                  sendBack({ type: "HANDLE_FAILED", error });
+                }
               } else {
                 sendBack({ type: "FRAMES", frames });
               }
@@ -422,6 +431,10 @@ export function createConnectionMachine(ports: ConnectionPorts) {
         closeReason: reason,
         closeText: CLOSE_TEXT[reason],
       })),
+      /** Fails the actor, so its parent closes it as after any failure. */
+      fail: ({ event }) => {
+        if (event.type === "HANDLE_FAILED") throw event.error;
+      },
       finish: ({ context }) =>
         ports.finish(
           context.connId,
@@ -454,6 +467,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       }),
     ],
     on: {
+      HANDLE_FAILED: { actions: "fail" },
       LINK_CLOSED: {
         target: ".closed",
         actions: {
