@@ -19,6 +19,7 @@ export type Decoded =
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;
+const BOM = 0xfeff;
 
 /**
  * Incremental line decoder with a size limit.
@@ -39,6 +40,11 @@ const CR = 0x0d;
 export class LineDecoder {
   readonly #max: number;
   readonly #utf8 = new TextDecoder("utf-8", { fatal: true });
+  /**
+   * Several times cheaper per call than the fatal decoder; what it returns
+   * is checked for U+FFFD, which is where invalid UTF-8 would show.
+   */
+  readonly #lenient = new TextDecoder("utf-8", { ignoreBOM: true });
   #parts: Uint8Array[] = [];
   #size = 0;
   /** Bytes of an oversized line seen so far, while skipping its rest. */
@@ -67,16 +73,66 @@ export class LineDecoder {
   push(chunk: Uint8Array): Decoded[] {
     const out: Decoded[] = [];
     let start = 0;
-    while (start < chunk.length) {
-      const end = chunk.indexOf(NEWLINE, start);
+    if (this.#size > 0 || this.#skipping > 0) {
+      // The first line began in an earlier chunk.
+      const end = chunk.indexOf(NEWLINE);
       if (end === -1) {
-        this.#hold(chunk.subarray(start));
-        break;
+        this.#hold(chunk);
+        return out;
       }
-      this.#finish(chunk.subarray(start, end), out);
+      this.#finish(chunk.subarray(0, end), out);
       start = end + 1;
     }
+    const last = chunk.lastIndexOf(NEWLINE);
+    if (last >= start) {
+      this.#whole(chunk.subarray(start, last + 1), out);
+      start = last + 1;
+    }
+    if (start < chunk.length) this.#hold(chunk.subarray(start));
     return out;
+  }
+
+  /**
+   * Lines wholly inside one chunk, each ended by its newline. They are
+   * decoded in one call rather than one each: a busy client sends many per
+   * read. The result is the same as decoding line by line, which is what
+   * decides when the bytes are not all UTF-8.
+   */
+  #whole(bytes: Uint8Array, out: Decoded[]): void {
+    const text = this.#lenient.decode(bytes);
+    if (text.includes("\uFFFD")) {
+      // Invalid UTF-8 somewhere, or a U+FFFD sent as such.
+      let start = 0;
+      while (start < bytes.length) {
+        const end = bytes.indexOf(NEWLINE, start);
+        this.#finish(bytes.subarray(start, end), out);
+        start = end + 1;
+      }
+      return;
+    }
+    // A newline byte is never part of a longer UTF-8 sequence, so the n-th
+    // newline of the bytes is the n-th of the text.
+    let from = 0;
+    let at = 0;
+    while (from < bytes.length) {
+      const end = bytes.indexOf(NEWLINE, from);
+      let stop = text.indexOf("\n", at);
+      const next = stop + 1;
+      let length = end - from;
+      if (length > 0 && bytes[end - 1] === CR) {
+        length--;
+        stop--;
+      }
+      if (length > this.#max) {
+        out.push({ kind: "too_large", bytes: length });
+      } else if (!isBlank(bytes, from, from + length)) {
+        // As the fatal decoder does for each line: a leading BOM goes.
+        if (text.charCodeAt(at) === BOM) at++;
+        out.push({ kind: "line", line: text.slice(at, stop) });
+      }
+      from = end + 1;
+      at = next;
+    }
   }
 
   #hold(piece: Uint8Array): void {
@@ -127,7 +183,7 @@ export class LineDecoder {
       out.push({ kind: "too_large", bytes: length });
       return;
     }
-    if (isBlank(bytes, length)) return; // Keep-alives, not frames.
+    if (isBlank(bytes, 0, length)) return; // Keep-alives, not frames.
     try {
       out.push({
         kind: "line",
@@ -139,9 +195,9 @@ export class LineDecoder {
   }
 }
 
-/** Whether the first `length` bytes are only spaces and tabs (or none). */
-function isBlank(bytes: Uint8Array, length: number): boolean {
-  for (let i = 0; i < length; i++) {
+/** Whether bytes `from` to `to` are only spaces and tabs (or none). */
+function isBlank(bytes: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
     if (bytes[i] !== 0x20 && bytes[i] !== 0x09) return false;
   }
   return true;

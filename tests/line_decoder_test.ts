@@ -143,3 +143,46 @@ Deno.test("LineDecoder skips lines of only spaces and tabs like empty ones", () 
   const bytes = new TextEncoder().encode(' \t \r\n\n{"a":1}\n  \n');
   assert.deepEqual(decoder.push(bytes), [{ kind: "line", line: '{"a":1}' }]);
 });
+
+Deno.test("decoder reads many lines of one chunk as it reads them one byte at a time", () => {
+  // A whole chunk is decoded in one call; bytes fed one at a time take the
+  // line-by-line way. Bytes are drawn so that newlines, CRs, BOMs, U+FFFD
+  // sent as such, and invalid UTF-8 all come up often.
+  const piece = fc.oneof(
+    fc.constantFrom(
+      "\n",
+      "\r\n",
+      "\uFEFF",
+      "\uFFFD",
+      " ",
+      '{"type":"ack","seq":1}',
+      "é",
+      "𝄞",
+    ).map(encode),
+    fc.uint8Array({ minLength: 1, maxLength: 3 }),
+  );
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 30 }), (pieces) => {
+      const bytes = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+      let offset = 0;
+      for (const p of pieces) {
+        bytes.set(p, offset);
+        offset += p.length;
+      }
+      const oneByOne = [...bytes.keys()].slice(1);
+      assert.deepEqual(
+        decodeInPieces(bytes, [], 24),
+        decodeInPieces(bytes, oneByOne, 24),
+      );
+    }),
+    { numRuns: 2_000 },
+  );
+});
+
+Deno.test("decoder drops a BOM at the start of every line, not only the first", () => {
+  const bytes = encode('\uFEFF{"a":1}\n\uFEFF{"b":2}\n{"c":"\uFFFD"}\n');
+  assert.deepEqual(
+    new LineDecoder().push(bytes),
+    lines('{"a":1}', '{"b":2}', '{"c":"\uFFFD"}'),
+  );
+});
