@@ -81,7 +81,7 @@ Deno.test("a read while idle-probing brings the connection back online, and late
   actor.stop();
 });
 
-Deno.test("frames read before login still go to the machine", async () => {
+Deno.test("frames read before login still go to the machine", () => {
   const world = fakeWorld();
   const { actor } = startConnection(world);
   world.link!.frames([readClientFrame(line({ type: "who" }))]);
