@@ -13,6 +13,8 @@
  * - `--pin`: server on core 0, generator on core 1 (needs `taskset`)
  * - `--scenario NAME`: run only this one (repeatable)
  * - `--cpu-prof DIR`: write a V8 CPU profile of each server into DIR
+ * - `--steady-rate N`: messages per second of `steady` and `storm` (default
+ *   10,000), to find the load a latency target holds at
  *
  * @module
  */
@@ -104,6 +106,8 @@ interface Options {
   quick: boolean;
   pin: boolean;
   cpuProf: string | null;
+  /** Messages per second of `steady` and `storm`; null for the default. */
+  steadyRate: number | null;
 }
 
 function command(core: number, options: Options, args: string[]) {
@@ -281,23 +285,24 @@ function extra(marks: Record<string, ProcSample>): Figures {
 }
 
 /** Sizes of every scenario, full and quick. */
-function sizes(quick: boolean) {
+function sizes(quick: boolean, steadyRate: number | null) {
+  const rate = steadyRate ?? (quick ? 500 : 10_000);
   return quick
     ? {
       pairs: { pairs: 5, window: 5, total: 2_000, size: 40 },
-      steady: { pairs: 5, rate: 500, seconds: 1, size: 40 },
+      steady: { pairs: 5, rate, seconds: 1, size: 40 },
       idle: { clients: 100, idleSeconds: 2, pingInterval: 1 },
       fanout: { clients: 20, messages: 10 },
       replay: { stored: 300, size: 40 },
-      storm: { pairs: 5, rate: 500, seconds: 1, size: 40, perSecond: 5 },
+      storm: { pairs: 5, rate, seconds: 1, size: 40, perSecond: 5 },
     }
     : {
       pairs: { pairs: 50, window: 20, total: 200_000, size: 40 },
-      steady: { pairs: 100, rate: 10_000, seconds: 10, size: 40 },
+      steady: { pairs: 100, rate, seconds: 10, size: 40 },
       idle: { clients: 10_000, idleSeconds: 30, pingInterval: 30 },
       fanout: { clients: 1_000, messages: 100 },
       replay: { stored: 10_000, size: 40 },
-      storm: { pairs: 100, rate: 10_000, seconds: 10, size: 40, perSecond: 50 },
+      storm: { pairs: 100, rate, seconds: 10, size: 40, perSecond: 50 },
     };
 }
 
@@ -305,7 +310,7 @@ const FAST_HASH = ["--hash-cost", "1024"];
 
 /** One function per scenario: the server it needs and the load it gets. */
 function scenarios(options: Options) {
-  const s = sizes(options.quick);
+  const s = sizes(options.quick, options.steadyRate);
   return {
     relay: () =>
       run("pairs", { kind: "relay" }, { ...s.pairs, relay: true }, options),
@@ -474,6 +479,7 @@ if (import.meta.main) {
       pin: { type: "boolean", default: false },
       scenario: { type: "string", multiple: true },
       "cpu-prof": { type: "string" },
+      "steady-rate": { type: "string" },
     },
     allowNegative: false,
   });
@@ -481,7 +487,20 @@ if (import.meta.main) {
     quick: values.quick,
     pin: values.pin,
     cpuProf: values["cpu-prof"] ?? null,
+    steadyRate: null,
   };
+  if (values["steady-rate"] !== undefined) {
+    const rate = Number(values["steady-rate"]);
+    if (!Number.isInteger(rate) || rate < 1) {
+      console.error(
+        `bench: --steady-rate expects a whole number of messages per second, found "${
+          values["steady-rate"]
+        }"`,
+      );
+      Deno.exit(2);
+    }
+    options.steadyRate = rate;
+  }
   if (options.pin) {
     const found = await new Deno.Command("taskset", { args: ["-V"] }).output()
       .then(() => true, () => false);
