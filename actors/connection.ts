@@ -189,18 +189,23 @@ export type ConnectionEvent =
    */
   | { type: "HANDLE_FAILED"; error: unknown };
 
-/**
- * What the machine tells its link actor: whether frames go straight to
- * {@linkcode ConnectionPorts.handle} (`direct`, while `online`) or to the
- * machine as `FRAMES` events.
- */
-type LinkCommand = { type: "ROUTE_FRAMES"; direct: boolean };
-
 /** The events a timer of a logged-in connection sends. */
 type TimerEvent = Extract<
   ConnectionEvent,
   { type: "IDLE_TIMER" | "PING_TIMEOUT" }
 >;
+
+/**
+ * What the machine tells its link actor: whether frames go straight to
+ * {@linkcode ConnectionPorts.handle} (`direct`, while `online`) or to the
+ * machine as `FRAMES` events; and, since the link also keeps the one timer
+ * of a logged-in connection, to set that timer (replacing any other) or
+ * clear it.
+ */
+type LinkCommand =
+  | { type: "ROUTE_FRAMES"; direct: boolean }
+  | { type: "SET_TIMER"; ms: number; event: TimerEvent }
+  | { type: "CLEAR_TIMER" };
 
 type FramesEvent = Extract<ConnectionEvent, { type: "FRAMES" }>;
 
@@ -278,7 +283,17 @@ export function createConnectionMachine(ports: ConnectionPorts) {
         ({ input, sendBack, receive }) => {
           const { connId } = input;
           let direct = false;
-          receive((command) => direct = command.direct);
+          let clearTimer = () => {};
+          receive((command) => {
+            if (command.type === "ROUTE_FRAMES") {
+              direct = command.direct;
+              return;
+            }
+            clearTimer();
+            clearTimer = command.type === "SET_TIMER"
+              ? ports.setTimer(command.ms, () => sendBack(command.event))
+              : () => {};
+          });
           const stop = ports.read(connId, {
             frames(frames) {
               if (direct && !frames.some(isBye)) {
@@ -295,14 +310,11 @@ export function createConnectionMachine(ports: ConnectionPorts) {
             closed: (cause) => sendBack({ type: "LINK_CLOSED", cause }),
           });
           return () => {
+            clearTimer();
             directFrameAt.delete(connId);
             stop();
           };
         },
-      ),
-      timer: fromCallback<ConnectionEvent, { ms: number; event: TimerEvent }>(
-        ({ input, sendBack }) =>
-          ports.setTimer(input.ms, () => sendBack(input.event)),
       ),
       lookupAccount: fromPromise<NameStatus, { key: string }>(
         ({ input }) => ports.lookupAccount(input.key),
@@ -421,6 +433,24 @@ export function createConnectionMachine(ports: ConnectionPorts) {
         type: "ROUTE_FRAMES",
         direct,
       })),
+      /** Pings once the interval has passed since the last frame. */
+      setIdleTimer: sendTo("link", ({ context }): LinkCommand => ({
+        type: "SET_TIMER",
+        ms: Math.max(
+          0,
+          context.lastFrameAt + ports.timings.pingIntervalMs - ports.now(),
+        ),
+        event: { type: "IDLE_TIMER" },
+      })),
+      setPingTimer: sendTo(
+        "link",
+        {
+          type: "SET_TIMER",
+          ms: ports.timings.pingTimeoutMs,
+          event: { type: "PING_TIMEOUT" },
+        } satisfies LinkCommand,
+      ),
+      clearTimer: sendTo("link", { type: "CLEAR_TIMER" } satisfies LinkCommand),
       handleFrames: ({ context, event }) => {
         const frames = (event as FramesEvent).frames;
         const bye = frames.findIndex((f) => f.type === "bye");
@@ -684,30 +714,24 @@ export function createConnectionMachine(ports: ConnectionPorts) {
           // A read here only hands frames on and notes the time: the link
           // does that itself, sparing the machine an event per read.
           { type: "routeFrames", params: true },
+          "setIdleTimer",
         ],
-        exit: { type: "routeFrames", params: false },
+        exit: [{ type: "routeFrames", params: false }, "clearTimer"],
         // Any frame shows life, but restarting the idle timer on every read
         // (a cancel and a new timer each time) costs more than the rest of
         // the event: a frame only notes its time, and the timer, set for
         // what was left of the interval, sets itself again for the rest
         // when frames came meanwhile.
         //
-        // The timers of logged-in connections are invoked actors, not
-        // `after`: xstate keeps every delayed event of the system in one
+        // The timers of logged-in connections are kept by the link actor,
+        // not `after`: xstate keeps every delayed event of the system in one
         // table that it walks whole each time any actor stops (an invoked
         // check, a closing connection), so with one pending `after` per
         // connection, 10,000 connections made every login and logout cost
-        // 10,000 steps. Only connections still logging in use `after`.
-        invoke: {
-          src: "timer",
-          input: ({ context }) => ({
-            ms: Math.max(
-              0,
-              context.lastFrameAt + ports.timings.pingIntervalMs - ports.now(),
-            ),
-            event: { type: "IDLE_TIMER" } as const,
-          }),
-        },
+        // 10,000 steps. Nor an actor invoked per state: starting and
+        // stopping one on every ping was most of an idle server's work, and
+        // each cost about 1.5 KiB while it ran. Only connections still
+        // logging in use `after`.
         on: {
           FRAMES: onlineFrames(),
           IDLE_TIMER: [
@@ -717,14 +741,8 @@ export function createConnectionMachine(ports: ConnectionPorts) {
         },
       },
       "idle-probing": {
-        entry: "ping",
-        invoke: {
-          src: "timer",
-          input: {
-            ms: ports.timings.pingTimeoutMs,
-            event: { type: "PING_TIMEOUT" } as const,
-          },
-        },
+        entry: ["ping", "setPingTimer"],
+        exit: "clearTimer",
         on: {
           FRAMES: onlineFrames("#connection.online"),
           PING_TIMEOUT: {

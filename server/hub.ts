@@ -63,7 +63,11 @@ export interface HubPorts {
   ready: Omit<ReadyFrame, "type" | "v" | "name" | "stored" | "expired">;
 }
 
-/** A logged-in user's connection. */
+/**
+ * A logged-in user's connection. Most sessions of a busy server sit idle,
+ * so the collections a session needs only once it sends or receives are
+ * made then (null until), which keeps an idle session small.
+ */
 export interface Session {
   connId: string;
   name: string;
@@ -75,13 +79,13 @@ export interface Session {
   /** Highest private `seq` written to this connection. */
   lastSent: number;
   /** Sent, not yet acknowledged: who to tell when they are. */
-  unacked: Map<number, { fromKey: string; id: string }>;
+  unacked: Map<number, { fromKey: string; id: string }> | null;
   closed: boolean;
   /** Sends waiting for a name lookup, and the chain that orders them. */
   lookups: number;
-  chain: Promise<void>;
+  chain: Promise<void> | null;
   /** Messages being stored, not yet answered. */
-  storing: Set<Promise<void>>;
+  storing: Set<Promise<void>> | null;
   /** Limits the rate of `send` frames; null when unlimited. */
   bucket: TokenBucket | null;
 }
@@ -103,6 +107,8 @@ export class Hub {
   /** Keys looked up and found unregistered, until they are registered. */
   readonly #unknown = new Set<string>();
   readonly stats: HubStats = { routed: 0, broadcasts: 0 };
+  /** The clock of every session's rate limit: one function for all. */
+  readonly #now = () => this.#ports.now();
 
   constructor(ports: HubPorts, mailboxes: Mailboxes) {
     this.#ports = ports;
@@ -131,16 +137,16 @@ export class Hub {
       replaying: true,
       held: [],
       lastSent: 0,
-      unacked: new Map(),
+      unacked: null,
       closed: false,
       lookups: 0,
-      chain: Promise.resolve(),
-      storing: new Set(),
+      chain: null,
+      storing: null,
       bucket: this.#ports.ready.rateLimit > 0
         ? new TokenBucket(
           this.#ports.ready.rateLimit,
           this.#ports.ready.rateBurst,
-          () => this.#ports.now(),
+          this.#now,
         )
         : null,
     };
@@ -189,6 +195,7 @@ export class Hub {
   #push(session: Session, message: StoredMessage): void {
     if (message.seq <= session.lastSent) return;
     session.lastSent = message.seq;
+    session.unacked ??= new Map();
     session.unacked.set(message.seq, {
       fromKey: message.fromKey,
       id: message.id,
@@ -214,7 +221,7 @@ export class Hub {
     if (!session) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
-      Promise.allSettled([session.chain, ...session.storing]),
+      Promise.allSettled([session.chain, ...session.storing ?? []]),
       new Promise((resolve) => timer = setTimeout(resolve, timeoutMs)),
     ]);
     clearTimeout(timer);
@@ -287,7 +294,7 @@ export class Hub {
     // The name must be looked up. Later sends of this sender wait behind the
     // lookup, so its messages keep their order.
     session.lookups++;
-    session.chain = session.chain.then(async () => {
+    session.chain = (session.chain ?? Promise.resolve()).then(async () => {
       const name = await this.#accountName(toKey);
       if (name === null) throw noSuchUser(frame.to);
       await this.#store(session, frame, toKey, name);
@@ -346,8 +353,9 @@ export class Hub {
       if (recipient.replaying) recipient.held.push(stored);
       else this.#push(recipient, stored);
     }, (error) => this.#refuse(session, frame, error));
-    session.storing.add(storing);
-    storing.finally(() => session.storing.delete(storing));
+    const pending = session.storing ??= new Set();
+    pending.add(storing);
+    storing.finally(() => pending.delete(storing));
     return storing;
   }
 
@@ -388,9 +396,10 @@ export class Hub {
 
   #ack(session: Session, seq: number): void {
     const upTo = Math.min(seq, session.lastSent);
-    for (const [s, origin] of session.unacked) {
+    const unacked = session.unacked;
+    for (const [s, origin] of unacked ?? []) {
       if (s > upTo) break;
-      session.unacked.delete(s);
+      unacked!.delete(s);
       const sender = this.#byKey.get(origin.fromKey);
       if (sender) {
         this.#ports.write(sender.connId, {

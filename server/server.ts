@@ -46,12 +46,21 @@ import type { ServeConfig } from "./config.ts";
 import { Hub } from "./hub.ts";
 import { netlogText } from "./netlog.ts";
 import { Inspector } from "./inspector.ts";
+import { CoarseTimers } from "./coarse_timers.ts";
 import { LoginGuard } from "./login_guard.ts";
 
 const netLog = getLogger(["parley", "net"]);
 const authLog = getLogger(["parley", "auth"]);
 const actorLog = getLogger(["parley", "actor"]);
 const frameLog = getLogger(["parley", "netlog"]);
+
+/**
+ * How late an idle or ping timer may fire, at most: the idle timers of
+ * connections that fall due in one tick share one runtime timer, so their
+ * pings go out together (see server/coarse_timers.ts). A tenth of the
+ * shortest timing when that is shorter.
+ */
+const TIMER_RESOLUTION_MS = 250;
 
 /** Longest wait for a leaving client's messages to be answered. */
 const SETTLE_MS = 2_000;
@@ -207,6 +216,14 @@ export async function startServer(
     }
   };
 
+  const timers = new CoarseTimers(
+    Math.min(
+      TIMER_RESOLUTION_MS,
+      config.pingIntervalS * 100,
+      config.pingTimeoutS * 100,
+    ),
+  );
+
   const ports: ConnectionPorts = {
     timings: {
       pingIntervalMs: config.pingIntervalS * 1000,
@@ -215,10 +232,7 @@ export async function startServer(
     },
     // Steady, unlike the wall clock, which may be set back.
     now: () => performance.now(),
-    setTimer(ms, fire) {
-      const timer = setTimeout(fire, ms);
-      return () => clearTimeout(timer);
-    },
+    setTimer: (ms, fire) => timers.set(ms, fire),
     attach(connId, actor) {
       const conn = connections.get(connId);
       if (conn) conn.actor = actor;
