@@ -157,9 +157,9 @@ export interface ConnectionContext {
   penaltyMs: number;
   loggedIn: boolean;
   /**
-   * The login timeout fired while the server was hashing a password: the
-   * connection closes once the check hands the turn back to the client,
-   * unless it logged in.
+   * The login timeout fired while the server was checking a password: the
+   * connection closes once the check is answered and the turn is back with
+   * the client, unless it logged in.
    */
   loginExpired: boolean;
   /** When the last frame arrived, on {@linkcode ConnectionPorts.now}. */
@@ -662,6 +662,8 @@ export function createConnectionMachine(ports: ConnectionPorts) {
           // A wrong password is answered only after a delay that grows with
           // each failure, so guessing is slow. Frames meanwhile are refused.
           penalty: {
+            // The answer to a checked password comes before any timeout.
+            on: { LOGIN_TIMEOUT: { actions: "noteLoginExpired" } },
             always: {
               guard: "noPenalty",
               target: "awaitingPassword",
@@ -770,8 +772,9 @@ function triesLeft(n: number): string {
 /**
  * The login timeout counts the client's time, not the server's: when it
  * fires while a password is being hashed (the hash may wait behind others
- * in a storm of logins), the check finishes, and the connection closes only
- * if the turn comes back to the client.
+ * in a storm of logins) or its wrong-password delay runs, the check
+ * finishes and is answered, and the connection closes only when the turn
+ * comes back to the client.
  */
 const closeIfLoginExpired = {
   guard: "loginExpired",

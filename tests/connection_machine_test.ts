@@ -127,6 +127,30 @@ Deno.test("login timeout waits for a password check under way; a right password 
   actor.stop();
 });
 
+Deno.test("login timeout during a wrong-password delay closes after the answer", async () => {
+  const world = fakeWorld();
+  world.accounts.set("dora", { name: "dora", password: "pw" });
+  world.wrongDelayMs = 1_000;
+  const { actor, clock, send } = startConnection(world);
+  send(hello("dora"));
+  await settle();
+  clock.increment(29_500);
+  send(password("nope"));
+  await settle();
+  assert.equal(stateOf(actor), "authenticating.penalty");
+  clock.increment(500);
+  assert.equal(stateOf(actor), "authenticating.penalty");
+  clock.increment(500);
+  assert.equal(actor.getSnapshot().status, "done");
+  assert.deepEqual(
+    world.written.slice(1).map((f) => f.type === "error" && f.code),
+    ["wrong_password"],
+  );
+  assert.deepEqual(world.finished, [
+    { reason: "login_timeout", text: "Login took too long" },
+  ]);
+});
+
 Deno.test("login timeout waits for a registration's hash too", async () => {
   const world = fakeWorld();
   const answers: Array<(verdict: PasswordVerdict) => void> = [];
