@@ -129,6 +129,17 @@ export class Terminal {
         historySize: HISTORY_SIZE,
       });
       this.#rl.on("SIGINT", () => this.onInterrupt());
+      // Suspending would leave the terminal raw and, back in the
+      // foreground, stdin unread: Ctrl-Z is refused instead.
+      this.#rl.on("SIGTSTP", () =>
+        this.print([
+          "*** suspending is not supported; QUIT leaves, Ctrl-C too",
+        ]));
+      // Stopped and continued from outside (kill -STOP, then -CONT), the
+      // shell may have put the terminal back to echoing whole lines: take
+      // it back, or a password would show.
+      this.#signal = () => this.#retakeTerminal();
+      Deno.addSignalListener("SIGCONT", this.#signal);
       this.#interceptCtrlD();
     } else {
       this.#rl = readline.createInterface({
@@ -286,7 +297,10 @@ export class Terminal {
       this.#output.paused = false;
     }
     if (this.#signal) {
-      Deno.removeSignalListener("SIGINT", this.#signal);
+      Deno.removeSignalListener(
+        this.interactive ? "SIGCONT" : "SIGINT",
+        this.#signal,
+      );
       this.#signal = undefined;
     }
     this.#rl.close();
@@ -300,6 +314,16 @@ export class Terminal {
         // Not a terminal any more; nothing to restore.
       }
     }
+  }
+
+  #retakeTerminal(): void {
+    try {
+      Deno.stdin.setRaw(true);
+    } catch {
+      // Not a terminal any more: nothing to take back.
+      return;
+    }
+    this.print(["*** continued"]);
   }
 
   /** Ends input: the pending and later `nextLine` calls get null. */

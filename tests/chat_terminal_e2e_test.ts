@@ -427,3 +427,57 @@ Deno.test("a command typed ahead while another runs is shown after its own promp
     await s.done();
   }
 });
+
+/** The pid of the `parley chat` process talking to `address`. */
+async function chatPid(address: string): Promise<number> {
+  const { stdout } = await new Deno.Command("pgrep", {
+    args: ["-f", `chat --name alice --server ${address}`],
+  }).output();
+  const pids = new TextDecoder().decode(stdout).trim().split("\n");
+  assert.equal(pids.length, 1, `Expected one chat process, found ${pids}`);
+  return Number(pids[0]);
+}
+
+Deno.test("Ctrl-Z is refused with a notice, and typing goes on", async () => {
+  const s = await start();
+  try {
+    await register(s);
+    await s.pty.type("\x1a");
+    await s.pty.expect(
+      "*** suspending is not supported; QUIT leaves, Ctrl-C too",
+    );
+    await s.pty.type("@alice still here" + ENTER);
+    await s.pty.expect(/alice -> alice: still here/);
+    await s.pty.type(CTRL_C);
+    const end = await ending(s.pty);
+    assert.equal(end.exit, "exit=0");
+    assert.equal(end.echo, "echo");
+  } finally {
+    await s.done();
+  }
+});
+
+Deno.test("continued after the terminal was set to echo, the client takes it back and the password stays hidden", async () => {
+  const s = await start();
+  try {
+    await s.pty.expect("new password for alice: ");
+    const pid = await chatPid(s.server.address);
+    // What a shell may do to the terminal of a job stopped from outside.
+    const stty = await new Deno.Command("stty", {
+      args: ["-F", `/proc/${pid}/fd/0`, "sane"],
+    }).output();
+    assert.equal(stty.code, 0, new TextDecoder().decode(stty.stderr));
+    Deno.kill(pid, "SIGCONT");
+    await s.pty.expect("*** continued");
+    await s.pty.type("hidden-pw" + ENTER);
+    await s.pty.expect("repeat the password: ");
+    await s.pty.type("hidden-pw" + ENTER);
+    await s.pty.expect(`*** connected to ${s.server.address} as alice`);
+    assert.doesNotMatch(s.pty.screen, /hidden-pw/);
+    await s.pty.type(CTRL_C);
+    const end = await ending(s.pty);
+    assert.equal(end.exit, "exit=0");
+  } finally {
+    await s.done();
+  }
+});
