@@ -17,13 +17,22 @@ export class AdminUnreachable extends Error {
   }
 }
 
+/**
+ * How long a request waits for its reply. A server that is stopped
+ * (SIGSTOP) or stuck still accepts the connection; without a limit the
+ * request would wait forever.
+ */
+export const REPLY_TIMEOUT_MS = 10_000;
+
 /** A connection to an admin endpoint. */
 export class AdminClient {
+  readonly #address: string;
   readonly #link: Link;
   readonly #replies: Array<AdminReply | null> = [];
   #waiting: (() => void) | undefined;
 
-  private constructor(link: Link) {
+  private constructor(address: string, link: Link) {
+    this.#address = address;
     this.#link = link;
     link.read({
       onFrames: (frames) => {
@@ -72,7 +81,7 @@ export class AdminClient {
         { cause: error },
       );
     }
-    const client = new AdminClient(link);
+    const client = new AdminClient(address, link);
     if (token !== null) {
       const reply = await client.request({ type: "auth", token });
       if (reply.type !== "ok") {
@@ -109,10 +118,37 @@ export class AdminClient {
     return reply;
   }
 
-  /** Sends a request and resolves with its reply. */
-  request(request: AdminRequest): Promise<AdminReply> {
+  /**
+   * Sends a request and resolves with its reply.
+   *
+   * @param timeoutMs How long to wait for the reply.
+   * @throws {AdminUnreachable} When the server closes the connection or
+   * does not answer in time.
+   */
+  async request(
+    request: AdminRequest,
+    timeoutMs = REPLY_TIMEOUT_MS,
+  ): Promise<AdminReply> {
     this.send(request);
-    return this.next();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) =>
+      timer = setTimeout(
+        () =>
+          reject(
+            new AdminUnreachable(
+              `no answer from ${this.#address} within ${
+                timeoutMs / 1000
+              } s; is the server stopped or overloaded?`,
+            ),
+          ),
+        timeoutMs,
+      )
+    );
+    try {
+      return await Promise.race([this.next(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Closes the connection. */
