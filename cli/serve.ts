@@ -136,9 +136,8 @@ function parseServeArgs(args: string[]): ServeConfig {
     )
     .option(
       "--hash-concurrency <n>",
-      "password hashes computed at once; more logins wait (default: half the cores)",
+      "password hashes computed at once; more logins wait (default: half the cores, at least 1)",
       integer(1, 1024),
-      defaults.hashConcurrency,
     )
     .option(
       "--hash-nice <n>",
@@ -174,7 +173,7 @@ function parseServeArgs(args: string[]): ServeConfig {
     logLevel: o.logLevel,
     logFormat: o.logFormat,
     hashCost: o.hashCost,
-    hashConcurrency: o.hashConcurrency,
+    hashConcurrency: o.hashConcurrency ?? defaults.hashConcurrency,
     hashNice: o.hashNice,
     admin: o.admin ?? null,
     adminTokenFile: o.adminTokenFile ?? null,
