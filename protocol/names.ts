@@ -201,6 +201,15 @@ export function checkName(requested: string): Name {
       : quoted(requested);
     throw new ProtocolError("bad_name", `${NAME_RULE}; found ${found}`);
   }
+  // "-" alone would read as "nobody" in logs and in `parley debug`.
+  if (!/[\p{L}\p{Nd}]/u.test(display)) {
+    throw new ProtocolError(
+      "bad_name",
+      `${NAME_RULE}; a name needs at least one letter or digit, found ${
+        quoted(requested)
+      }`,
+    );
+  }
   if (/^\p{M}/u.test(display)) {
     throw new ProtocolError(
       "bad_name",

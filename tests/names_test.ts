@@ -162,3 +162,14 @@ Deno.test("checkName() spells out control characters when it quotes a refused na
       error.message.endsWith('found "bo\\u0085b"'),
   );
 });
+
+Deno.test("checkName() refuses a name of only '_' and '-'", () => {
+  for (const name of ["-", "__", "-_-"]) {
+    assert.throws(() => checkName(name), {
+      code: "bad_name",
+      message:
+        `A name is 1-32 letters, digits, "_" or "-", from one script; a name needs at least one letter or digit, found "${name}"`,
+    });
+  }
+  assert.equal(checkName("a-").display, "a-");
+});
