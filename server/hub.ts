@@ -7,6 +7,12 @@
  * acknowledges it. A user logging in first gets the stored backlog, then
  * live messages: live ones that arrive during the replay wait behind it.
  *
+ * What one session sends goes out in the order sent: to its recipients and
+ * in the answers to the sender. A broadcast is ready at once and a private
+ * message once stored, so each waits for the session's earlier ones; and a
+ * recipient gets its private messages in the order they were stored, as
+ * their `seq` numbers grow.
+ *
  * The hub does not know sockets or actors: it writes frames and kicks
  * connections through {@linkcode HubPorts}.
  *
@@ -86,8 +92,21 @@ export interface Session {
   chain: Promise<void> | null;
   /** Messages being stored, not yet answered. */
   storing: Set<Promise<void>> | null;
+  /** `send` frames numbered so far, and how many of them have gone out. */
+  sends: number;
+  released: number;
+  /** What later sends led to, by number, waiting for the earlier ones. */
+  waiting: Map<number, () => void> | null;
   /** Limits the rate of `send` frames; null when unlimited. */
   bucket: TokenBucket | null;
+}
+
+/** A private message on its way to its recipient. */
+interface Inbound {
+  /** False until its sender has released it or it failed. */
+  done: boolean;
+  /** The message to push; null if it was not stored. */
+  message: StoredMessage | null;
 }
 
 /** Counters since start, for `parley debug`. */
@@ -106,6 +125,12 @@ export class Hub {
   readonly #names = new Map<string, string>();
   /** Keys looked up and found unregistered, until they are registered. */
   readonly #unknown = new Set<string>();
+  /**
+   * Private messages being stored or waiting for their sender's turn, per
+   * recipient, in the order they were stored: a message that is ready waits
+   * for those before it, so the recipient sees `seq` grow.
+   */
+  readonly #inbound = new Map<string, Inbound[]>();
   readonly stats: HubStats = { routed: 0, broadcasts: 0 };
   /** The clock of every session's rate limit: one function for all. */
   readonly #now = () => this.#ports.now();
@@ -142,6 +167,9 @@ export class Hub {
       lookups: 0,
       chain: null,
       storing: null,
+      sends: 0,
+      released: 0,
+      waiting: null,
       bucket: this.#ports.ready.rateLimit > 0
         ? new TokenBucket(
           this.#ports.ready.rateLimit,
@@ -268,38 +296,58 @@ export class Hub {
   }
 
   #send(session: Session, frame: SendFrame): void {
+    const n = session.sends++;
     const wait = session.bucket?.take() ?? 0;
     if (wait > 0) {
-      this.#ports.write(
-        session.connId,
+      return this.#refuse(
+        session,
+        n,
+        frame,
         new ProtocolError(
           "rate_limited",
           `Too many messages: at most ${this.#ports.ready.rateLimit} per second; this one was not sent, try again in ${wait} ms`,
-        ).toFrame(frame.id),
+        ),
       );
-      return;
     }
     const toKey = nameKey(frame.to);
-    if (toKey === "all") return this.#broadcast(session, frame);
+    if (toKey === "all") return this.#broadcast(session, n, frame);
     if (session.lookups === 0) {
       const known = this.#names.get(toKey);
       if (known !== undefined) {
-        this.#store(session, frame, toKey, known);
+        this.#store(session, n, frame, toKey, known);
         return;
       }
       if (this.#unknown.has(toKey)) {
-        return this.#refuse(session, frame, noSuchUser(frame.to));
+        return this.#refuse(session, n, frame, noSuchUser(frame.to));
       }
     }
-    // The name must be looked up. Later sends of this sender wait behind the
-    // lookup, so its messages keep their order.
+    // The name must be looked up. Later private sends of this sender are
+    // stored only after it, so they take their `seq` numbers in order.
     session.lookups++;
     session.chain = (session.chain ?? Promise.resolve()).then(async () => {
       const name = await this.#accountName(toKey);
       if (name === null) throw noSuchUser(frame.to);
-      await this.#store(session, frame, toKey, name);
-    }).catch((error) => this.#refuse(session, frame, error))
+      await this.#store(session, n, frame, toKey, name);
+    }).catch((error) => this.#refuse(session, n, frame, error))
       .finally(() => session.lookups--);
+  }
+
+  /**
+   * Sends out what the session's send number `n` led to, once everything
+   * the session sent before it has gone out, then whatever was waiting for
+   * it in turn.
+   */
+  #release(session: Session, n: number, out: () => void): void {
+    if (n !== session.released) {
+      (session.waiting ??= new Map()).set(n, out);
+      return;
+    }
+    for (let next: (() => void) | undefined = out; next;) {
+      session.released++;
+      next();
+      next = session.waiting?.get(session.released);
+      session.waiting?.delete(session.released);
+    }
   }
 
   async #accountName(key: string): Promise<string | null> {
@@ -325,11 +373,16 @@ export class Hub {
 
   #store(
     session: Session,
+    n: number,
     frame: SendFrame,
     toKey: string,
     to: string,
   ): Promise<void> {
     const ts = this.#ports.now();
+    const inbound: Inbound = { done: false, message: null };
+    const queue = this.#inbound.get(toKey);
+    if (queue) queue.push(inbound);
+    else this.#inbound.set(toKey, [inbound]);
     const storing = this.#mailboxes.append(toKey, {
       from: session.name,
       fromKey: session.key,
@@ -337,61 +390,91 @@ export class Hub {
       ts,
       text: frame.text,
       id: frame.id,
-    }).then((stored) => {
-      const recipient = this.#byKey.get(toKey);
-      if (!session.closed) {
-        this.#ports.write(session.connId, {
-          type: "accepted",
-          id: frame.id,
-          to,
-          ts,
-          status: recipient ? "sent" : "stored",
-        });
-      }
-      this.stats.routed++;
-      if (!recipient) return;
-      if (recipient.replaying) recipient.held.push(stored);
-      else this.#push(recipient, stored);
-    }, (error) => this.#refuse(session, frame, error));
+    }).then((stored) =>
+      this.#release(session, n, () => {
+        if (!session.closed) {
+          this.#ports.write(session.connId, {
+            type: "accepted",
+            id: frame.id,
+            to,
+            ts,
+            status: this.#byKey.has(toKey) ? "sent" : "stored",
+          });
+        }
+        this.stats.routed++;
+        this.#deliver(toKey, inbound, stored);
+      }), (error) => {
+      this.#deliver(toKey, inbound, null);
+      this.#refuse(session, n, frame, error);
+    });
     const pending = session.storing ??= new Set();
     pending.add(storing);
     storing.finally(() => pending.delete(storing));
     return storing;
   }
 
-  #refuse(session: Session, frame: SendFrame, error: unknown): void {
+  /**
+   * Marks a private message released (or, with null, not stored) and pushes
+   * what is ready at the front of its recipient's queue.
+   */
+  #deliver(
+    toKey: string,
+    inbound: Inbound,
+    message: StoredMessage | null,
+  ): void {
+    inbound.done = true;
+    inbound.message = message;
+    const queue = this.#inbound.get(toKey)!;
+    while (queue.length > 0 && queue[0].done) {
+      const next = queue.shift()!.message;
+      const recipient = this.#byKey.get(toKey);
+      if (!next || !recipient) continue;
+      if (recipient.replaying) recipient.held.push(next);
+      else this.#push(recipient, next);
+    }
+    if (queue.length === 0) this.#inbound.delete(toKey);
+  }
+
+  #refuse(
+    session: Session,
+    n: number,
+    frame: SendFrame,
+    error: unknown,
+  ): void {
     if (!(error instanceof ProtocolError)) {
       log.error("Routing a message failed: {error}", { error });
       error = new ProtocolError("internal", "The message could not be sent");
     }
-    if (!session.closed) {
-      this.#ports.write(
-        session.connId,
-        (error as ProtocolError).toFrame(frame.id),
-      );
-    }
+    const refusal = (error as ProtocolError).toFrame(frame.id);
+    this.#release(session, n, () => {
+      if (!session.closed) this.#ports.write(session.connId, refusal);
+    });
   }
 
-  #broadcast(session: Session, frame: SendFrame): void {
+  #broadcast(session: Session, n: number, frame: SendFrame): void {
     const ts = this.#ports.now();
-    const msg: MsgFrame = {
-      type: "msg",
-      from: session.name,
-      to: "all",
-      ts,
-      text: frame.text,
-    };
-    const everyone: string[] = [];
-    for (const other of this.#byKey.values()) everyone.push(other.connId);
-    this.#ports.writeAll(everyone, msg);
-    this.#ports.write(session.connId, {
-      type: "accepted",
-      id: frame.id,
-      to: "all",
-      ts,
-      status: "broadcast",
+    this.#release(session, n, () => {
+      const msg: MsgFrame = {
+        type: "msg",
+        from: session.name,
+        to: "all",
+        ts,
+        text: frame.text,
+      };
+      const everyone: string[] = [];
+      for (const other of this.#byKey.values()) everyone.push(other.connId);
+      this.#ports.writeAll(everyone, msg);
+      if (!session.closed) {
+        this.#ports.write(session.connId, {
+          type: "accepted",
+          id: frame.id,
+          to: "all",
+          ts,
+          status: "broadcast",
+        });
+      }
+      this.stats.broadcasts++;
     });
-    this.stats.broadcasts++;
   }
 
   #ack(session: Session, seq: number): void {

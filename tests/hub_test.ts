@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
 import type { ServerFrame } from "../protocol/frames.ts";
+import {
+  type DeferredWrites,
+  GroupCommitter,
+  type Write,
+} from "../store/group_commit.ts";
 import { send, startHub, until } from "./support/hub_fixture.ts";
 
 const texts = (frames: ServerFrame[] = []) =>
@@ -144,5 +149,118 @@ Deno.test("hub reaches a name registered after a message to it was refused", asy
   f.hub.handle("c1", [send("3", "dan", "welcome")]);
   await until(() => f.framesTo("c1").length === 4);
   assert.equal(f.framesTo("c1")[3].type, "accepted");
+  await f.close();
+});
+
+/** A committer that takes 20 ms before each commit, like a slow disk. */
+class SlowCommitter extends GroupCommitter {
+  override async write(writes: Write[] | DeferredWrites, bytes?: number) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    return super.write(writes, bytes);
+  }
+}
+
+Deno.test("hub keeps one sender's order when private messages and broadcasts mix", async () => {
+  // A broadcast goes out at once, a private message only once stored: the
+  // broadcasts must still wait for the private messages sent before them.
+  const f = await startHub({ committer: (kv) => new SlowCommitter(kv) });
+  await f.hub.enter("c1", "alice", "alice");
+  await f.hub.enter("c2", "bob", "bob");
+  f.written.length = 0;
+  f.hub.handle("c1", [
+    send("1", "bob", "order-1"),
+    send("2", "all", "order-2"),
+    send("3", "bob", "order-3"),
+    send("4", "all", "order-4"),
+  ]);
+  await until(() => texts(f.framesTo("c2")).length === 4);
+  assert.deepEqual(texts(f.framesTo("c2")), [
+    "order-1",
+    "order-2",
+    "order-3",
+    "order-4",
+  ]);
+  await until(() =>
+    f.framesTo("c1").filter((x) => x.type === "accepted").length === 4
+  );
+  assert.deepEqual(
+    f.framesTo("c1").flatMap((x) =>
+      x.type === "accepted" ? [[x.id, x.status]] : []
+    ),
+    [["1", "sent"], ["2", "broadcast"], ["3", "sent"], ["4", "broadcast"]],
+  );
+  await f.close();
+});
+
+Deno.test("hub answers refusals and offline messages in the order sent", async () => {
+  const f = await startHub({ committer: (kv) => new SlowCommitter(kv) });
+  await f.hub.enter("c1", "alice", "alice");
+  f.hub.handle("c1", [send("0", "zed", "unknown")]);
+  await until(() => f.framesTo("c1").length === 2);
+  f.written.length = 0;
+  f.hub.handle("c1", [
+    send("1", "bob", "offline"),
+    send("2", "zed", "refused at once"),
+    send("3", "all", "to all"),
+  ]);
+  await f.hub.settle("c1", 1_000);
+  assert.deepEqual(
+    f.framesTo("c1").flatMap((x) =>
+      x.type === "accepted"
+        ? [[x.id, x.status]]
+        : x.type === "error"
+        ? [[x.id, x.code]]
+        : []
+    ),
+    [["1", "stored"], ["2", "no_such_user"], ["3", "broadcast"]],
+  );
+  await f.close();
+});
+
+Deno.test("hub pushes a recipient's messages in seq order while a sender's earlier message is still being stored", async () => {
+  // bob's chunk is queued before dave's, so it commits first; alice's
+  // message to bob then waits for her earlier one to dave, and carol's
+  // later one to bob must wait behind it rather than overtake its seq.
+  const f = await startHub();
+  f.hub.registered("dave", "dave");
+  for (const name of ["alice", "bob", "carol"]) {
+    await f.hub.enter(`c-${name}`, name, name);
+  }
+  f.hub.handle("c-carol", [send("c1", "bob", "carol 1")]);
+  f.hub.handle("c-alice", [
+    send("a1", "dave", "alice to dave"),
+    send("a2", "bob", "alice to bob"),
+  ]);
+  f.hub.handle("c-carol", [send("c2", "bob", "carol 2")]);
+  await f.hub.settle("c-alice", 1_000);
+  await f.hub.settle("c-carol", 1_000);
+  assert.deepEqual(
+    f.framesTo("c-bob").flatMap((x) =>
+      x.type === "msg" ? [[x.text, x.seq]] : []
+    ),
+    [["carol 1", 1], ["alice to bob", 2], ["carol 2", 3]],
+  );
+  await f.close();
+});
+
+Deno.test("hub still sends what a sender sent before leaving, in order, and nothing waits behind it", async () => {
+  const f = await startHub({ committer: (kv) => new SlowCommitter(kv) });
+  for (const name of ["alice", "bob", "carol"]) {
+    await f.hub.enter(`c-${name}`, name, name);
+  }
+  f.written.length = 0;
+  f.hub.handle("c-alice", [
+    send("1", "bob", "private"),
+    send("2", "all", "broadcast"),
+  ]);
+  f.hub.leave("c-alice");
+  f.hub.handle("c-carol", [send("3", "bob", "after")]);
+  await until(() => texts(f.framesTo("c-bob")).length === 3);
+  assert.deepEqual(texts(f.framesTo("c-bob")), [
+    "private",
+    "broadcast",
+    "after",
+  ]);
+  assert.deepEqual(f.framesTo("c-alice"), []);
   await f.close();
 });
