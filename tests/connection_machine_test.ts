@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import type { PasswordVerdict } from "../actors/connection.ts";
 import {
-  type FakeWorld,
   fakeWorld,
   hello,
   password,
@@ -101,23 +100,26 @@ Deno.test("connection that does not log in is closed by the login timeout", () =
   ]);
 });
 
-/** A world whose password checks wait until the test answers them. */
-function slowChecks(world: FakeWorld) {
+/**
+ * dora (password "pw") logs in on a world whose password checks wait until
+ * the test answers them; `typed` is sent as her password.
+ */
+async function checkingDora(typed: string) {
+  const world = fakeWorld();
+  world.accounts.set("dora", { name: "dora", password: "pw" });
   const answers: Array<(verdict: PasswordVerdict) => void> = [];
   world.ports.checkPassword = () =>
     new Promise((resolve) => answers.push(resolve));
-  return answers;
+  const started = startConnection(world);
+  started.send(hello("dora"));
+  await settle();
+  started.send(password(typed));
+  await settle();
+  return { world, answers, ...started };
 }
 
 Deno.test("login timeout waits for a password check under way; a right password gets in", async () => {
-  const world = fakeWorld();
-  world.accounts.set("dora", { name: "dora", password: "pw" });
-  const answers = slowChecks(world);
-  const { actor, clock, send } = startConnection(world);
-  send(hello("dora"));
-  await settle();
-  send(password("pw"));
-  await settle();
+  const { world, answers, actor, clock } = await checkingDora("pw");
   clock.increment(30_000);
   assert.equal(stateOf(actor), "authenticating.verifying");
   answers[0]({ kind: "accepted" });
@@ -169,14 +171,7 @@ Deno.test("login timeout waits for a registration's hash too", async () => {
 });
 
 Deno.test("login timeout that fired during a check closes once a wrong password hands the turn back", async () => {
-  const world = fakeWorld();
-  world.accounts.set("dora", { name: "dora", password: "pw" });
-  const answers = slowChecks(world);
-  const { actor, clock, send } = startConnection(world);
-  send(hello("dora"));
-  await settle();
-  send(password("nope"));
-  await settle();
+  const { world, answers, actor, clock } = await checkingDora("nope");
   clock.increment(30_000);
   answers[0]({ kind: "wrong", delayMs: 0 });
   await settle();
