@@ -198,6 +198,18 @@ function shapeError(message: string): ProtocolError {
   return new ProtocolError("bad_frame", message);
 }
 
+/**
+ * What kind of JSON value `value` is, for error messages: `null`, `array`,
+ * or its `typeof`.
+ */
+export function jsonKind(value: unknown): string {
+  return value === null
+    ? "null"
+    : Array.isArray(value)
+    ? "array"
+    : typeof value;
+}
+
 function parseObject(line: string): Json {
   let value: unknown;
   try {
@@ -207,9 +219,7 @@ function parseObject(line: string): Json {
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw shapeError(
-      `Frame must be a JSON object, found ${
-        Array.isArray(value) ? "array" : typeof value
-      }`,
+      `Frame must be a JSON object, found ${jsonKind(value)}`,
     );
   }
   return value as Json;
@@ -225,7 +235,7 @@ function stringField(
   if (typeof value !== "string") {
     throw shapeError(
       `Field "${field}" of a "${obj.type}" frame must be a string, found ${
-        value === undefined ? "nothing" : typeof value
+        value === undefined ? "nothing" : jsonKind(value)
       }`,
     );
   }

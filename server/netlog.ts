@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Incoming } from "../protocol/frames.ts";
+import { type Incoming, jsonKind } from "../protocol/frames.ts";
 import type { Inbound } from "../transport/transport.ts";
 
 /** Anything that may name a password: `password`, `Password`, `pass…`. */
@@ -67,7 +67,5 @@ function redactInvalid(line: string, code: string): string {
       (key, field) => PASSWORD_HINT.test(key) ? "***" : field,
     );
   }
-  return `<${code}: a JSON ${
-    Array.isArray(value) ? "array" : typeof value
-  }, not logged>`;
+  return `<${code}: a JSON ${jsonKind(value)}, not logged>`;
 }

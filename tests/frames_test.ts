@@ -115,3 +115,19 @@ Deno.test("parseClientFrame() refuses a send with an empty id, recipient or text
     );
   }
 });
+
+Deno.test("a null frame or field is named null, not object", () => {
+  assert.deepEqual(readClientFrame("null"), {
+    type: "invalid",
+    code: "bad_frame",
+    text: "Frame must be a JSON object, found null",
+  });
+  assert.deepEqual(
+    readClientFrame('{"type":"hello","v":1,"name":null}'),
+    {
+      type: "invalid",
+      code: "bad_frame",
+      text: 'Field "name" of a "hello" frame must be a string, found null',
+    },
+  );
+});
