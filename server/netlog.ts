@@ -11,8 +11,11 @@
 import { type Incoming, jsonKind } from "../protocol/frames.ts";
 import type { Inbound } from "../transport/transport.ts";
 
-/** Anything that may name a password: `password`, `Password`, `pass…`. */
-const PASSWORD_HINT = /pass/i;
+/**
+ * Any field name that may hold a credential: `password`, `Password`,
+ * `passwd`, `secret`, `token`, `apiKey`…
+ */
+const PASSWORD_HINT = /pass|secret|token|key|auth|cred/i;
 
 /**
  * The netlog text for one received line.

@@ -35,6 +35,10 @@ Deno.test("netlogText() hides passwords in fields parley does not know", () => {
     '{"type":"password","Password":"***"}',
   );
   assert.equal(
+    logged('{"type":"zap","secret":"S1","token":"S2","apiKey":"S3","x":1}'),
+    '{"type":"zap","secret":"***","token":"***","apiKey":"***","x":1}',
+  );
+  assert.equal(
     logged('["password","SECRETARRAY"]'),
     "<bad_frame: a JSON array, not logged>",
   );
