@@ -245,14 +245,25 @@ async function run(
   // A script learns from the status whether every message went through;
   // a message the input ended in the middle of never went.
   let unfinished = 0;
+  // A line that is no command (a typo) fails the script too.
   const finalStatus = (): number => {
     const failed = client.unaccepted + unfinished;
-    if (terminal.interactive || failed === 0) return 0;
-    console.error(
-      `parley chat: ${failed} ${
-        failed === 1 ? "message was" : "messages were"
-      } not accepted`,
-    );
+    const typos = client.notCommands;
+    if (terminal.interactive || (failed === 0 && typos === 0)) return 0;
+    if (failed > 0) {
+      console.error(
+        `parley chat: ${failed} ${
+          failed === 1 ? "message was" : "messages were"
+        } not accepted`,
+      );
+    }
+    if (typos > 0) {
+      console.error(
+        `parley chat: ${typos} ${
+          typos === 1 ? "line was not a command" : "lines were not commands"
+        }`,
+      );
+    }
     return EXIT_FAILURE;
   };
 

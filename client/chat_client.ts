@@ -73,6 +73,7 @@ export class ChatClient {
   readonly #seen = new Map<string, number>();
   #session?: Session;
   #unaccepted = 0;
+  #notCommands = 0;
   // Set once `not connected` was said in unattended mode; reset at login.
   #saidNotConnected = false;
 
@@ -105,6 +106,11 @@ export class ChatClient {
    */
   get unaccepted(): number {
     return this.#unaccepted;
+  }
+
+  /** Lines given to {@linkcode execute} so far that were not commands. */
+  get notCommands(): number {
+    return this.#notCommands;
   }
 
   /**
@@ -149,6 +155,7 @@ export class ChatClient {
       case "empty":
         return "continue";
       case "invalid":
+        this.#notCommands++;
         emit(notice("bad_command", command.message));
         return "continue";
     }

@@ -313,13 +313,23 @@ Deno.test("parley chat exits 2 naming a bad flag", async () => {
   assert.match(unknown.stderr, /--colour/);
 });
 
-Deno.test("parley chat without a server explains commands and exits 1 for the message it could not send", async () => {
+Deno.test("parley chat without a server explains commands and exits 1 for the message it could not send and the line that was no command", async () => {
   const result = await chat(["--name", "alice"], "@bob hi\nnonsense\nBYE\n");
   assert.equal(result.code, 1);
-  assert.equal(result.stderr, "parley chat: 1 message was not accepted\n");
+  assert.equal(
+    result.stderr,
+    "parley chat: 1 message was not accepted\n" +
+      "parley chat: 1 line was not a command\n",
+  );
   assert.deepEqual(result.stdout, [
     "*** not connected; type HI host:port first",
     '*** unknown command "nonsense"; type @name text, @all text, HI host:port, WHO, BYE, QUIT or HELP',
     "*** not connected",
   ]);
+});
+
+Deno.test("parley chat unattended exits 1 when a line is no command, even if nothing else failed", async () => {
+  const result = await chat(["--name", "alice"], "WHOO\n@bob\nHELP\n");
+  assert.equal(result.code, 1);
+  assert.equal(result.stderr, "parley chat: 2 lines were not commands\n");
 });
