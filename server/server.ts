@@ -12,6 +12,7 @@ import {
   type CloseReason,
   type ConnectionPorts,
   createConnectionMachine,
+  type PasswordVerdict,
 } from "../actors/connection.ts";
 import { createShardMachine } from "../actors/shard.ts";
 import {
@@ -47,7 +48,7 @@ import { Hub } from "./hub.ts";
 import { netlogText } from "./netlog.ts";
 import { Inspector } from "./inspector.ts";
 import { CoarseTimers } from "./coarse_timers.ts";
-import { LoginGuard } from "./login_guard.ts";
+import { hostOf, LoginGuard } from "./login_guard.ts";
 
 const netLog = getLogger(["parley", "net"]);
 const authLog = getLogger(["parley", "auth"]);
@@ -224,6 +225,43 @@ export async function startServer(
     ),
   );
 
+  /** Checks one password, unless the lockout refuses it first. */
+  const checkOne = async (
+    key: string,
+    password: string,
+    remote: string,
+    signal?: AbortSignal,
+  ): Promise<PasswordVerdict> => {
+    const locked = guard.loginRefusal(key, remote);
+    if (locked) {
+      authLog.warn("Refused login of {user} from {remote}: {reason}", {
+        user: key,
+        remote,
+        reason: locked.message,
+      });
+      return { kind: "refused", code: locked.code, text: locked.message };
+    }
+    const account = await accounts.find(key);
+    const ok = account !== null &&
+      await hashes.run(
+        () => verifyPassword(password, account.hash, derive),
+        signal,
+      );
+    if (ok) {
+      guard.succeeded(key, remote);
+      return { kind: "accepted" };
+    }
+    const delayMs = guard.failed(key, remote);
+    authLog.warn("Wrong password for {user} from {remote}", {
+      user: key,
+      remote,
+    });
+    return { kind: "wrong", delayMs };
+  };
+
+  /** The check under way per name and address; see `checkPassword`. */
+  const pairChecks = new Map<string, Promise<void>>();
+
   const ports: ConnectionPorts = {
     timings: {
       pingIntervalMs: config.pingIntervalS * 1000,
@@ -260,32 +298,20 @@ export async function startServer(
         ? { kind: "registered", name: found.name }
         : { kind: "lookalike", of: found.lookalikeOf };
     },
-    async checkPassword(key, password, remote, signal) {
-      const locked = guard.loginRefusal(key, remote);
-      if (locked) {
-        authLog.warn("Refused login of {user} from {remote}: {reason}", {
-          user: key,
-          remote,
-          reason: locked.message,
-        });
-        return { kind: "refused", code: locked.code, text: locked.message };
-      }
-      const account = await accounts.find(key);
-      const ok = account !== null &&
-        await hashes.run(
-          () => verifyPassword(password, account.hash, derive),
-          signal,
-        );
-      if (ok) {
-        guard.succeeded(key, remote);
-        return { kind: "accepted" };
-      }
-      const delayMs = guard.failed(key, remote);
-      authLog.warn("Wrong password for {user} from {remote}", {
-        user: key,
-        remote,
+    checkPassword(key, password, remote, signal) {
+      // One check at a time per name and address: guesses sent on many
+      // connections at once are each counted before the next is checked,
+      // so they cannot all get past the lockout together.
+      const pair = `${key} ${hostOf(remote)}`;
+      const checking = (pairChecks.get(pair) ?? Promise.resolve()).then(() =>
+        checkOne(key, password, remote, signal)
+      );
+      const settled = checking.then(() => {}, () => {});
+      pairChecks.set(pair, settled);
+      settled.then(() => {
+        if (pairChecks.get(pair) === settled) pairChecks.delete(pair);
       });
-      return { kind: "wrong", delayMs };
+      return checking;
     },
     async register(name, key, password, remote, signal) {
       const limited = guard.register(remote);
