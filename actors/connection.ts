@@ -581,7 +581,16 @@ export function createConnectionMachine(ports: ConnectionPorts) {
             },
           },
           awaitingPassword: {
-            always: closeIfLoginExpired,
+            // Back here after a wrong password: say so in the goodbye.
+            always: {
+              ...closeIfLoginExpired,
+              actions: [
+                ...closeIfLoginExpired.actions,
+                assign({
+                  closeText: "Wrong password, and the time to log in is up",
+                }),
+              ],
+            },
             on: {
               FRAMES: [
                 {

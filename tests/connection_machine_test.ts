@@ -149,7 +149,10 @@ Deno.test("login timeout during a wrong-password delay closes after the answer",
     ["wrong_password"],
   );
   assert.deepEqual(world.finished, [
-    { reason: "login_timeout", text: "Login took too long" },
+    {
+      reason: "login_timeout",
+      text: "Wrong password, and the time to log in is up",
+    },
   ]);
 });
 
@@ -178,7 +181,10 @@ Deno.test("login timeout that fired during a check closes once a wrong password 
   assert.equal(actor.getSnapshot().status, "done");
   assert.deepEqual(world.written.slice(1).map((f) => f.type), ["error"]);
   assert.deepEqual(world.finished, [
-    { reason: "login_timeout", text: "Login took too long" },
+    {
+      reason: "login_timeout",
+      text: "Wrong password, and the time to log in is up",
+    },
   ]);
 });
 
