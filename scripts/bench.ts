@@ -287,22 +287,27 @@ function extra(marks: Record<string, ProcSample>): Figures {
 /** Sizes of every scenario, full and quick. */
 function sizes(quick: boolean, steadyRate: number | null) {
   const rate = steadyRate ?? (quick ? 500 : 10_000);
+  const steady = quick
+    ? { pairs: 5, rate, seconds: 1, size: 40 }
+    : { pairs: 100, rate, seconds: 10, size: 40 };
+  // The storm is the steady load with logins on top.
+  const storm = { ...steady, perSecond: quick ? 5 : 50 };
   return quick
     ? {
       pairs: { pairs: 5, window: 5, total: 2_000, size: 40 },
-      steady: { pairs: 5, rate, seconds: 1, size: 40 },
+      steady,
       idle: { clients: 100, idleSeconds: 2, pingInterval: 1 },
       fanout: { clients: 20, messages: 10 },
       replay: { stored: 300, size: 40 },
-      storm: { pairs: 5, rate, seconds: 1, size: 40, perSecond: 5 },
+      storm,
     }
     : {
       pairs: { pairs: 50, window: 20, total: 200_000, size: 40 },
-      steady: { pairs: 100, rate, seconds: 10, size: 40 },
+      steady,
       idle: { clients: 10_000, idleSeconds: 30, pingInterval: 30 },
       fanout: { clients: 1_000, messages: 100 },
       replay: { stored: 10_000, size: 40 },
-      storm: { pairs: 100, rate, seconds: 10, size: 40, perSecond: 50 },
+      storm,
     };
 }
 
