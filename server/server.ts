@@ -225,6 +225,21 @@ export async function startServer(
     ),
   );
 
+  /** Logs a login or registration the limits refused, and answers it. */
+  const refused = (
+    what: "login" | "registration",
+    user: string,
+    remote: string,
+    refusal: ProtocolError,
+  ): PasswordVerdict => {
+    authLog.warn(`Refused ${what} of {user} from {remote}: {reason}`, {
+      user,
+      remote,
+      reason: refusal.message,
+    });
+    return { kind: "refused", code: refusal.code, text: refusal.message };
+  };
+
   /** Checks one password, unless the lockout refuses it first. */
   const checkOne = async (
     key: string,
@@ -233,14 +248,7 @@ export async function startServer(
     signal?: AbortSignal,
   ): Promise<PasswordVerdict> => {
     const locked = guard.loginRefusal(key, remote);
-    if (locked) {
-      authLog.warn("Refused login of {user} from {remote}: {reason}", {
-        user: key,
-        remote,
-        reason: locked.message,
-      });
-      return { kind: "refused", code: locked.code, text: locked.message };
-    }
+    if (locked) return refused("login", key, remote, locked);
     const account = await accounts.find(key);
     const ok = account !== null &&
       await hashes.run(
@@ -315,14 +323,7 @@ export async function startServer(
     },
     async register(name, key, password, remote, signal) {
       const limited = guard.register(remote);
-      if (limited) {
-        authLog.warn("Refused registration of {user} from {remote}: {reason}", {
-          user: name,
-          remote,
-          reason: limited.message,
-        });
-        return { kind: "refused", code: limited.code, text: limited.message };
-      }
+      if (limited) return refused("registration", name, remote, limited);
       const hash = await hashes.run(
         () =>
           hashPassword(
