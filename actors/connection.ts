@@ -181,8 +181,13 @@ export type ConnectionEvent =
   /** The server ends the connection; `text` defaults to the reason's. */
   | { type: "KICK"; reason: ByeReason; text?: string }
   | { type: "LOGIN_TIMEOUT" }
-  | { type: "IDLE_TIMER" }
-  | { type: "PING_TIMEOUT" }
+  /**
+   * A timer of a logged-in connection fired. `lastDirectAt`: when the last
+   * frame handed straight to the ports arrived (0: none), on
+   * {@linkcode ConnectionPorts.now}.
+   */
+  | { type: "IDLE_TIMER"; lastDirectAt?: number }
+  | { type: "PING_TIMEOUT"; lastDirectAt?: number }
   /**
    * Frames handed straight to {@linkcode ConnectionPorts.handle} made it
    * throw: the actor fails with `error`, as when an action throws.
@@ -264,14 +269,16 @@ function helloRefusal(frame: HelloFrame): ServerFrame | null {
  */
 export function createConnectionMachine(ports: ConnectionPorts) {
   /**
-   * When the last frame handed straight to the ports arrived, per
-   * connection, on {@linkcode ConnectionPorts.now}. Kept beside the context
-   * rather than in it: it changes on every read while online.
+   * When the last frame arrived, by whichever way it came: frames handed
+   * straight to the ports are noted by the link actor, which tells the
+   * machine with its timer events (the time changes on every read while
+   * online, too often to go through the machine).
    */
-  const directFrameAt = new Map<string, number>();
-  /** When the last frame arrived, by whichever way it came. */
-  const lastFrameAt = (context: ConnectionContext) =>
-    Math.max(context.lastFrameAt, directFrameAt.get(context.connId) ?? 0);
+  const lastFrameAt = (context: ConnectionContext, event: ConnectionEvent) =>
+    Math.max(
+      context.lastFrameAt,
+      (event as { lastDirectAt?: number }).lastDirectAt ?? 0,
+    );
   return setup({
     types: {
       context: {} as ConnectionContext,
@@ -283,6 +290,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
         ({ input, sendBack, receive }) => {
           const { connId } = input;
           let direct = false;
+          let lastDirectAt = 0;
           let clearTimer = () => {};
           receive((command) => {
             if (command.type === "ROUTE_FRAMES") {
@@ -291,13 +299,16 @@ export function createConnectionMachine(ports: ConnectionPorts) {
             }
             clearTimer();
             clearTimer = command.type === "SET_TIMER"
-              ? ports.setTimer(command.ms, () => sendBack(command.event))
+              ? ports.setTimer(
+                command.ms,
+                () => sendBack({ ...command.event, lastDirectAt }),
+              )
               : () => {};
           });
           const stop = ports.read(connId, {
             frames(frames) {
               if (direct && !frames.some(isBye)) {
-                directFrameAt.set(connId, ports.now());
+                lastDirectAt = ports.now();
                 try {
                   ports.handle(connId, frames);
                 } catch (error) {
@@ -311,7 +322,6 @@ export function createConnectionMachine(ports: ConnectionPorts) {
           });
           return () => {
             clearTimer();
-            directFrameAt.delete(connId);
             stop();
           };
         },
@@ -361,8 +371,9 @@ export function createConnectionMachine(ports: ConnectionPorts) {
         event.type === "FRAMES" && event.frames.some((f) => f.type === "bye"),
       notLoggedIn: ({ context }) => !context.loggedIn,
       loginExpired: ({ context }) => context.loginExpired,
-      quietForPingInterval: ({ context }) =>
-        ports.now() - lastFrameAt(context) >= ports.timings.pingIntervalMs,
+      quietForPingInterval: ({ context, event }) =>
+        ports.now() - lastFrameAt(context, event) >=
+          ports.timings.pingIntervalMs,
       /** The answer of an invoked check (a name, a password) is of `kind`. */
       outputIs: ({ event }, kind: (NameStatus | PasswordVerdict)["kind"]) =>
         (event as { output?: { kind?: string } }).output?.kind === kind,
@@ -427,7 +438,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       noteFrame: assign({ lastFrameAt: () => ports.now() }),
       /** Brings the context up to date with frames that went straight on. */
       noteDirectFrames: assign({
-        lastFrameAt: ({ context }) => lastFrameAt(context),
+        lastFrameAt: ({ context, event }) => lastFrameAt(context, event),
       }),
       routeFrames: sendTo("link", (_, direct: boolean): LinkCommand => ({
         type: "ROUTE_FRAMES",
