@@ -368,7 +368,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       isPing: ({ event }) => firstIs(event, "ping"),
       isPong: ({ event }) => firstIs(event, "pong"),
       containsBye: ({ event }) =>
-        event.type === "FRAMES" && event.frames.some((f) => f.type === "bye"),
+        event.type === "FRAMES" && event.frames.some(isBye),
       notLoggedIn: ({ context }) => !context.loggedIn,
       loginExpired: ({ context }) => context.loginExpired,
       quietForPingInterval: ({ context, event }) =>
@@ -464,7 +464,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       clearTimer: sendTo("link", { type: "CLEAR_TIMER" } satisfies LinkCommand),
       handleFrames: ({ context, event }) => {
         const frames = (event as FramesEvent).frames;
-        const bye = frames.findIndex((f) => f.type === "bye");
+        const bye = frames.findIndex(isBye);
         const before = bye === -1 ? frames : frames.slice(0, bye);
         if (before.length > 0) ports.handle(context.connId, before);
       },
@@ -637,7 +637,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
             ],
           },
           verifying: {
-            on: { LOGIN_TIMEOUT: { actions: "noteLoginExpired" } },
+            on: waitForTheCheck,
             invoke: {
               src: "checkPassword",
               input: ({ context, event }) => ({
@@ -683,7 +683,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
           // each failure, so guessing is slow. Frames meanwhile are refused.
           penalty: {
             // The answer to a checked password comes before any timeout.
-            on: { LOGIN_TIMEOUT: { actions: "noteLoginExpired" } },
+            on: waitForTheCheck,
             always: {
               guard: "noPenalty",
               target: "awaitingPassword",
@@ -694,7 +694,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
             },
           },
           registering: {
-            on: { LOGIN_TIMEOUT: { actions: "noteLoginExpired" } },
+            on: waitForTheCheck,
             invoke: {
               src: "register",
               input: ({ context, event }) => ({
@@ -800,6 +800,11 @@ const closeIfLoginExpired = {
   guard: "loginExpired",
   target: "#connection.closed",
   actions: [{ type: "setReason", params: "login_timeout" }],
+} as const;
+
+/** While a password is checked, the login timeout is only noted. */
+const waitForTheCheck = {
+  LOGIN_TIMEOUT: { actions: "noteLoginExpired" },
 } as const;
 
 /**

@@ -70,6 +70,11 @@ export function hostOf(remote: string): string {
   return match ? match[1] : remote;
 }
 
+/** The key of a name tried from an address: lockouts count per pair. */
+export function pairKey(key: string, remote: string): string {
+  return `${key} ${hostOf(remote)}`;
+}
+
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
 /** Counts wrong passwords and new accounts; one per server. */
@@ -103,7 +108,7 @@ export class LoginGuard {
   loginRefusal(key: string, remote: string): ProtocolError | null {
     const host = hostOf(remote);
     const forName = this.#pairs.waitBelow(
-      `${key} ${host}`,
+      pairKey(key, remote),
       this.#options.maxFailures,
     );
     const forAddress = this.#addresses.waitBelow(
@@ -129,7 +134,7 @@ export class LoginGuard {
    */
   failed(key: string, remote: string): number {
     const host = hostOf(remote);
-    this.#pairs.add(`${key} ${host}`);
+    this.#pairs.add(pairKey(key, remote));
     this.#addresses.add(host);
     const count = this.#names.add(key);
     return Math.min(
@@ -140,7 +145,7 @@ export class LoginGuard {
 
   /** Records a right password: the pair's failures are forgiven. */
   succeeded(key: string, remote: string): void {
-    this.#pairs.clear(`${key} ${hostOf(remote)}`);
+    this.#pairs.clear(pairKey(key, remote));
   }
 
   /**

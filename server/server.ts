@@ -48,7 +48,7 @@ import { Hub } from "./hub.ts";
 import { netlogText } from "./netlog.ts";
 import { Inspector } from "./inspector.ts";
 import { CoarseTimers } from "./coarse_timers.ts";
-import { hostOf, LoginGuard } from "./login_guard.ts";
+import { LoginGuard, pairKey } from "./login_guard.ts";
 
 const netLog = getLogger(["parley", "net"]);
 const authLog = getLogger(["parley", "auth"]);
@@ -310,7 +310,7 @@ export async function startServer(
       // One check at a time per name and address: guesses sent on many
       // connections at once are each counted before the next is checked,
       // so they cannot all get past the lockout together.
-      const pair = `${key} ${hostOf(remote)}`;
+      const pair = pairKey(key, remote);
       const checking = (pairChecks.get(pair) ?? Promise.resolve()).then(() =>
         checkOne(key, password, remote, signal)
       );
