@@ -5,6 +5,7 @@
  * @module
  */
 
+import { systemTimers, waitAtMost } from "../client/timers.ts";
 import type { AdminReply, AdminRequest } from "../server/admin_protocol.ts";
 import { SocketTransport } from "../transport/socket.ts";
 import type { Link } from "../transport/transport.ts";
@@ -130,25 +131,15 @@ export class AdminClient {
     timeoutMs = REPLY_TIMEOUT_MS,
   ): Promise<AdminReply> {
     this.send(request);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) =>
-      timer = setTimeout(
-        () =>
-          reject(
-            new AdminUnreachable(
-              `no answer from ${this.#address} within ${
-                timeoutMs / 1000
-              } s; is the server stopped or overloaded?`,
-            ),
-          ),
-        timeoutMs,
-      )
-    );
-    try {
-      return await Promise.race([this.next(), late]);
-    } finally {
-      clearTimeout(timer);
+    const reply = this.next();
+    if (!await waitAtMost(systemTimers, timeoutMs, reply)) {
+      throw new AdminUnreachable(
+        `no answer from ${this.#address} within ${
+          timeoutMs / 1000
+        } s; is the server stopped or overloaded?`,
+      );
     }
+    return await reply;
   }
 
   /** Closes the connection. */
