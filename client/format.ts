@@ -9,6 +9,7 @@
  * @module
  */
 
+import { neutraliseControls } from "../protocol/controls.ts";
 import type { ChatEvent, DisconnectedEvent, NoticeEvent } from "./events.ts";
 
 /** How events are printed. */
@@ -62,19 +63,6 @@ export function formatTime(ts: number, utc = false): string {
       d.getSeconds(),
     ];
   return `${pad(y, 4)}/${pad(mo)}/${pad(day)} ${pad(h)}:${pad(mi)}:${pad(s)}`;
-}
-
-// Control characters (escape sequences above all) would let a sender move
-// the cursor or recolour the reader's terminal, and directional controls
-// (embeddings, overrides, isolates, marks) would let it reorder what the
-// reader sees; show them all as U+FFFD.
-const CONTROL =
-  // deno-lint-ignore no-control-regex
-  /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-
-/** `line` with every control character shown as U+FFFD. */
-function neutralise(line: string): string {
-  return line.replace(CONTROL, "\uFFFD");
 }
 
 /**
@@ -169,7 +157,7 @@ export function formatEvent(
 ): string[] {
   if (options.json) return [JSON.stringify(event)];
   // Names and server texts are as untrusted as message texts.
-  return textLines(event, options).map(neutralise);
+  return textLines(event, options).map(neutraliseControls);
 }
 
 function textLines(event: ChatEvent, options: FormatOptions): string[] {
