@@ -12,6 +12,7 @@ import {
   FakeTimers,
   ready,
   type ServerEnd,
+  toAlice,
 } from "./client_fakes.ts";
 
 interface Setup {
@@ -269,23 +270,15 @@ Deno.test("session does not show a seq again after a reconnect but acks it", asy
   const seen = new Map<string, number>();
   const server = await new FakeServer().start();
   const first = await loggedIn({ seen, server });
-  const msg = (seq: number) => ({
-    type: "msg",
-    from: "bob",
-    to: "alice",
-    ts: 1,
-    text: `m${seq}`,
-    seq,
-  });
-  first.end.send(msg(5));
+  first.end.send(toAlice(5));
   assert.deepEqual(await first.end.next(), { type: "ack", seq: 5 });
   await disconnect(first);
 
   const second = await loggedIn({ seen, server });
   // The ack of 5 was lost: the server sends 5 again, then 6.
-  second.end.send(msg(5), msg(6));
+  second.end.send(toAlice(5), toAlice(6));
   assert.deepEqual(await second.end.next(), { type: "ack", seq: 6 });
-  second.end.send(msg(5));
+  second.end.send(toAlice(5));
   assert.deepEqual(await second.end.next(), { type: "ack", seq: 5 });
   const texts = second.events.flatMap((e) =>
     e.event === "message" ? [e.text] : []
@@ -518,11 +511,6 @@ Deno.test("session keeps a connection that answers its ping", async () => {
   assert.equal(s.session.state, "ready");
   await teardown(s);
 });
-
-/** A private message to alice as the server sends it. */
-function toAlice(seq: number): Record<string, unknown> & { type: string } {
-  return { type: "msg", from: "bob", to: "alice", ts: 1, text: `m${seq}`, seq };
-}
 
 /** What the session showed: message texts and notice texts, in order. */
 function shown(events: ChatEvent[]): string[] {
