@@ -7,6 +7,7 @@ import {
   FakeTimers,
   ready,
   type ServerEnd,
+  toAlice,
 } from "./client_fakes.ts";
 
 function newClient(
@@ -203,17 +204,9 @@ Deno.test("chat client at the end of input waits for the whole stored backlog be
   end.send(ready({ stored: 3 }));
   await connected;
   const finished = client.finish();
-  const msg = (seq: number) => ({
-    type: "msg",
-    from: "bob",
-    to: "alice",
-    ts: 1,
-    text: `m${seq}`,
-    seq,
-  });
-  end.send(msg(1));
+  end.send(toAlice(1));
   assert.deepEqual(await end.next(), { type: "ack", seq: 1 });
-  end.send(msg(2), msg(3));
+  end.send(toAlice(2), toAlice(3));
   assert.deepEqual(await end.next(), { type: "ack", seq: 3 });
   assert.deepEqual(await end.next(), { type: "bye" });
   end.send({ type: "bye", reason: "client_left", text: "Goodbye" });

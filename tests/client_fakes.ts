@@ -168,3 +168,8 @@ export function ready(fields: Partial<Frame> = {}): Frame {
     ...fields,
   };
 }
+
+/** A private message to alice as the server sends it. */
+export function toAlice(seq: number): Frame {
+  return { type: "msg", from: "bob", to: "alice", ts: 1, text: `m${seq}`, seq };
+}

@@ -12,6 +12,7 @@ import {
   FakeTimers,
   ready,
   type ServerEnd,
+  toAlice,
 } from "./client_fakes.ts";
 
 interface Setup {
@@ -67,10 +68,15 @@ async function loggedIn(
   return s;
 }
 
-async function teardown(s: Setup): Promise<void> {
+/** Closes the session and waits for both ends, leaving the server up. */
+async function disconnect(s: Setup): Promise<void> {
   s.session.close();
   await s.session.closed;
   await s.end.closed;
+}
+
+async function teardown(s: Setup): Promise<void> {
+  await disconnect(s);
   s.server.close();
   assert.equal(s.timers.pending, 0, "Expected no timers left running");
 }
@@ -264,25 +270,15 @@ Deno.test("session does not show a seq again after a reconnect but acks it", asy
   const seen = new Map<string, number>();
   const server = await new FakeServer().start();
   const first = await loggedIn({ seen, server });
-  const msg = (seq: number) => ({
-    type: "msg",
-    from: "bob",
-    to: "alice",
-    ts: 1,
-    text: `m${seq}`,
-    seq,
-  });
-  first.end.send(msg(5));
+  first.end.send(toAlice(5));
   assert.deepEqual(await first.end.next(), { type: "ack", seq: 5 });
-  first.session.close();
-  await first.session.closed;
-  await first.end.closed;
+  await disconnect(first);
 
   const second = await loggedIn({ seen, server });
   // The ack of 5 was lost: the server sends 5 again, then 6.
-  second.end.send(msg(5), msg(6));
+  second.end.send(toAlice(5), toAlice(6));
   assert.deepEqual(await second.end.next(), { type: "ack", seq: 6 });
-  second.end.send(msg(5));
+  second.end.send(toAlice(5));
   assert.deepEqual(await second.end.next(), { type: "ack", seq: 5 });
   const texts = second.events.flatMap((e) =>
     e.event === "message" ? [e.text] : []
@@ -516,11 +512,6 @@ Deno.test("session keeps a connection that answers its ping", async () => {
   await teardown(s);
 });
 
-/** A private message to alice as the server sends it. */
-function toAlice(seq: number): Record<string, unknown> & { type: string } {
-  return { type: "msg", from: "bob", to: "alice", ts: 1, text: `m${seq}`, seq };
-}
-
 /** What the session showed: message texts and notice texts, in order. */
 function shown(events: ChatEvent[]): string[] {
   return events.flatMap((e) =>
@@ -540,9 +531,7 @@ Deno.test("session shows seqs again once the server's database was replaced", as
   });
   first.end.send(toAlice(1), toAlice(2), toAlice(3));
   assert.deepEqual(await first.end.next(), { type: "ack", seq: 3 });
-  first.session.close();
-  await first.session.closed;
-  await first.end.closed;
+  await disconnect(first);
 
   const second = await loggedIn({
     seen,
@@ -562,9 +551,7 @@ Deno.test("session announces stored messages before the first one shown, countin
   const first = await loggedIn({ seen, server });
   first.end.send(toAlice(4), toAlice(5));
   assert.deepEqual(await first.end.next(), { type: "ack", seq: 5 });
-  first.session.close();
-  await first.session.closed;
-  await first.end.closed;
+  await disconnect(first);
 
   // The acks were lost: 4 and 5 are stored again, with 6 and 7.
   const second = await loggedIn({ seen, server, readyFields: { stored: 4 } });
@@ -585,9 +572,7 @@ Deno.test("session says nothing about stored messages when all were shown before
   const first = await loggedIn({ seen, server });
   first.end.send(toAlice(4), toAlice(5));
   assert.deepEqual(await first.end.next(), { type: "ack", seq: 5 });
-  first.session.close();
-  await first.session.closed;
-  await first.end.closed;
+  await disconnect(first);
 
   const second = await loggedIn({ seen, server, readyFields: { stored: 2 } });
   second.end.send(toAlice(4), toAlice(5));

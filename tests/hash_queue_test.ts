@@ -37,9 +37,7 @@ Deno.test("HashQueue runs no more tasks at once than its limit", async () => {
 Deno.test("HashQueue hands a freed place to the waiter, not a newcomer", async () => {
   const queue = new HashQueue(1);
   const log: string[] = [];
-  const a = gate(log, "a");
-  const b = gate(log, "b");
-  const c = gate(log, "c");
+  const [a, b, c] = ["a", "b", "c"].map((name) => gate(log, name));
   const ra = queue.run(a.task);
   const rb = queue.run(b.task);
   a.finish();
@@ -59,9 +57,7 @@ Deno.test("HashQueue hands a freed place to the waiter, not a newcomer", async (
 Deno.test("HashQueue never starts a waiting task whose signal aborted", async () => {
   const queue = new HashQueue(1);
   const log: string[] = [];
-  const a = gate(log, "a");
-  const b = gate(log, "b");
-  const c = gate(log, "c");
+  const [a, b, c] = ["a", "b", "c"].map((name) => gate(log, name));
   const ra = queue.run(a.task);
   const abort = new AbortController();
   const rb = queue.run(b.task, abort.signal);
