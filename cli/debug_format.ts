@@ -58,7 +58,7 @@ function dateTime(ms: number | null): string {
 }
 
 /** Rows as columns padded to their widest cell; the last is not padded. */
-function table(rows: string[][]): string {
+export function table(rows: string[][]): string {
   const widths: number[] = [];
   for (const row of rows) {
     row.forEach((cell, i) => widths[i] = Math.max(widths[i] ?? 0, cell.length));

@@ -21,6 +21,7 @@
 
 import { parseArgs } from "node:util";
 import { join } from "node:path";
+import { table } from "../cli/debug_format.ts";
 import { cpuSeconds, round } from "./bench_client.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -456,12 +457,7 @@ function printTable(
   for (const [name, figures] of Object.entries(results)) {
     rows.push(...summaryRows(name, figures));
   }
-  const widths = rows[0].map((_, c) =>
-    Math.max(...rows.map((r) => r[c].length))
-  );
-  for (const row of rows) {
-    print(row.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd());
-  }
+  print(table(rows));
   const relay = results.relay?.rate as number | undefined;
   const pairs = results.pairs?.rate as number | undefined;
   if (relay && pairs) {
