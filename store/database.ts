@@ -10,13 +10,15 @@
  * | `["account", nameKey]` | {@linkcode Account} |
  * | `["skeleton", skeleton]` | the nameKey of the account that looks like this |
  * | `["mailbox", nameKey]` | the mailbox cursor, see `mailboxes.ts` |
- * | `["message", nameKey, firstSeq]` | stored private messages `firstSeq`, … (a list) |
+ * | `["chunk", n, nameKey]` | stored private messages of one user, a list with consecutive `seq`; `n` counts chunks in commit order |
  *
  * Schema 1 wrote the cursor's exact next number and `first` with every
  * change; schema 2 writes `next` as a high-water mark and `first` only when
  * the chunks left do not show it. A schema 1 cursor is a valid schema 2
- * cursor, so opening a schema 1 database only raises its version: an older
- * parley, which would count `next - first` as messages, then refuses it.
+ * cursor. Both kept a user's chunks under `["message", nameKey, firstSeq]`
+ * (before chunks, one message alone); schema 3 keys them by commit, see
+ * `mailboxes.ts`. Opening an older database moves its messages to the new
+ * keys and raises its version: an older parley then refuses it.
  *
  * @module
  */
@@ -24,10 +26,14 @@
 import { dirname } from "node:path";
 
 /** The schema this code reads and writes. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
-/** Older schemas this code opens, raising their version without rewriting. */
-const UPGRADABLE = new Set([1]);
+/** Older schemas this code opens, moving their messages to today's keys. */
+const UPGRADABLE = new Set([1, 2]);
+
+/** Messages moved per atomic, within KV's 1,000 mutations and 800 KiB. */
+const MOVES_PER_COMMIT = 400;
+const MOVED_BYTES_PER_COMMIT = 500 * 1024;
 
 /** The database cannot be used; the message says why and what to do. */
 export class DatabaseError extends Error {
@@ -90,6 +96,7 @@ export async function openDatabase(path: string): Promise<Deno.Kv> {
         throw new DatabaseError("Database changed while opening");
       }
     } else if (UPGRADABLE.has(found.value)) {
+      await moveChunks(kv);
       const upgraded = await kv.atomic().check(found).set(
         ["schema"],
         SCHEMA_VERSION,
@@ -115,4 +122,37 @@ export async function openDatabase(path: string): Promise<Deno.Kv> {
     );
   }
   return kv;
+}
+
+/**
+ * Moves the chunks of schemas 1 and 2 (`["message", nameKey, firstSeq]`,
+ * a list or one message alone) to `["chunk", n, nameKey]`, each user's in
+ * their order. Each move sets the new key and deletes the old one in the
+ * same atomic, so an upgrade cut short goes on where it stopped.
+ */
+async function moveChunks(kv: Deno.Kv): Promise<void> {
+  let n = 1;
+  for await (
+    const { key } of kv.list({ prefix: ["chunk"] }, { limit: 1, reverse: true })
+  ) {
+    n = (key[1] as number) + 1;
+  }
+  let atomic = kv.atomic();
+  let moves = 0;
+  let bytes = 0;
+  const entries = kv.list<unknown>({ prefix: ["message"] }, { batchSize: 500 });
+  for await (const { key, value } of entries) {
+    const chunk = Array.isArray(value) ? value : [value];
+    const size = JSON.stringify(chunk).length;
+    if (moves === MOVES_PER_COMMIT || bytes + size > MOVED_BYTES_PER_COMMIT) {
+      await atomic.commit();
+      atomic = kv.atomic();
+      moves = 0;
+      bytes = 0;
+    }
+    atomic.set(["chunk", n++, key[1] as string], chunk).delete(key);
+    moves++;
+    bytes += size;
+  }
+  if (moves > 0) await atomic.commit();
 }

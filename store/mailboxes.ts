@@ -4,11 +4,18 @@
  *
  * Messages to a user carry sequence numbers that only grow. Messages to one
  * recipient that wait for the same commit are stored together, as one chunk
- * `["message", key, firstSeq]` holding consecutive messages: a KV mutation
- * costs far more than the bytes in it, so a busy recipient's messages cost
- * one mutation per commit instead of one each. A chunk is deleted once every
- * message in it is acknowledged or expired. A value that is one message
- * instead of a list (before chunks) reads as a chunk of one.
+ * holding consecutive messages: a KV mutation costs far more than the bytes
+ * in it, so a busy recipient's messages cost one mutation per commit instead
+ * of one each. A chunk is deleted once every message in it is acknowledged
+ * or expired.
+ *
+ * A chunk's key is `["chunk", n, key]`, with `n` counting chunks in the
+ * order they are committed. The chunks of one commit are neighbours in the
+ * database whoever they are for, so a commit writes a few pages of SQLite's
+ * tree instead of one per recipient; an acknowledged chunk is deleted from
+ * pages as few. The price is that a user's chunks are not under one prefix:
+ * the first mailbox read after a start lists every chunk once and keeps
+ * where each user's are.
  *
  * The server process is the only writer, so a mailbox lives in memory once
  * read: its next number, the lowest number still wanted (`first`) and an
@@ -82,6 +89,8 @@ export interface Opened {
 export const SEQ_BLOCK = 1000;
 
 const DELETES_PER_WRITE = 800;
+/** Keys KV reads in one `getMany`. */
+const GET_MANY = 10;
 /** Estimated bytes above which a chunk takes no more messages (KV: 64 KiB). */
 const CHUNK_BYTES = 40 * 1024;
 
@@ -89,7 +98,12 @@ const CHUNK_BYTES = 40 * 1024;
 interface Chunk {
   first: number;
   last: number;
+  /** Its number in the key `["chunk", n, key]`; null until a commit takes it. */
+  n: number | null;
 }
+
+/** The key of a chunk of `key`'s mailbox. */
+const chunkKey = (n: number, key: string): Deno.KvKey => ["chunk", n, key];
 
 /** The chunk of a recipient still waiting for its commit. */
 interface OpenChunk extends Chunk {
@@ -119,12 +133,6 @@ interface Box {
   open: OpenChunk | null;
 }
 
-/** A mailbox just read, with the messages read on the way. */
-interface Loaded {
-  box: Box;
-  messages: StoredMessage[];
-}
-
 /** Rough upper bound of a message's serialised size. */
 function sizeOf(m: Omit<StoredMessage, "seq">): number {
   return 64 + 2 * (m.text.length + m.from.length + m.fromKey.length +
@@ -138,6 +146,13 @@ export class Mailboxes {
   readonly #options: MailboxOptions;
   readonly #boxes = new Map<string, Box | Promise<Box>>();
   readonly #sweeps = new Map<string, Promise<void>>();
+  /**
+   * The chunks on disk of the mailboxes not read yet, by user: listed once,
+   * by the first mailbox read. A mailbox read takes its user's out.
+   */
+  #stock: Promise<Map<string, Chunk[]>> | null = null;
+  /** The `n` of the next chunk: above every chunk on disk. */
+  #nextChunk = 1;
   #stored = 0;
 
   constructor(kv: Deno.Kv, committer: GroupCommitter, options: MailboxOptions) {
@@ -166,27 +181,22 @@ export class Mailboxes {
   #box(key: string): Box | Promise<Box> {
     const known = this.#boxes.get(key);
     if (known) return known;
-    this.#load(key);
-    return this.#boxes.get(key)!;
-  }
-
-  /**
-   * Reads the cursor and every chunk of `key`: the index of its chunks and
-   * its count need all of them. Keeps what it read for a login to use.
-   */
-  #load(key: string): Promise<Loaded> {
-    const loading = this.#read(key);
-    const box = loading.then((l) => l.box);
+    const box = this.#read(key);
     this.#boxes.set(key, box);
     box.then((box) => this.#boxes.set(key, box), () => {
       // Its callers see the error; the next one reads again.
       this.#boxes.delete(key);
     });
-    return loading;
+    return box;
   }
 
-  async #read(key: string): Promise<Loaded> {
+  /** Reads the cursor of `key` and takes its chunks from the stock. */
+  async #read(key: string): Promise<Box> {
     const found = await this.#kv.get<Cursor>(["mailbox", key]);
+    const stock = await (this.#stock ??= this.#list().catch((error) => {
+      this.#stock = null;
+      throw error;
+    }));
     const cursor = found.value ?? { next: 1, first: 1, expiredUnread: 0 };
     const box: Box = {
       next: cursor.next,
@@ -194,40 +204,57 @@ export class Mailboxes {
       expiredUnread: cursor.expiredUnread,
       mark: cursor.next,
       saved: cursor.next,
-      chunks: [],
+      // A chunk wholly below `first` (its delete was lost in a crash) is
+      // indexed too, so the next acknowledgement deletes it.
+      chunks: stock.get(key) ?? [],
       count: 0,
       open: null,
     };
-    const messages: StoredMessage[] = [];
-    for await (const chunk of this.#list(key)) {
-      const last = chunk[chunk.length - 1].seq;
-      // A chunk wholly below `first` (its delete was lost in a crash) is
-      // indexed too, so the next acknowledgement deletes it.
-      box.chunks.push({ first: chunk[0].seq, last });
-      for (const message of chunk) {
-        if (message.seq >= box.first) messages.push(message);
+    stock.delete(key);
+    for (const chunk of box.chunks) {
+      if (chunk.last >= box.first) {
+        box.count += chunk.last - Math.max(chunk.first, box.first) + 1;
       }
     }
-    box.count = messages.length;
-    return { box, messages };
+    return box;
   }
 
-  /** Every chunk stored for `key`, oldest first. */
-  async *#list(key: string): AsyncIterable<StoredMessage[]> {
-    const entries = this.#kv.list<StoredMessage[] | StoredMessage>({
-      prefix: ["message", key],
-    }, { batchSize: 500 });
-    for await (const entry of entries) {
-      const value = entry.value;
-      yield Array.isArray(value) ? value : [value];
+  /** Lists every chunk on disk: where each user's are, oldest first. */
+  async #list(): Promise<Map<string, Chunk[]>> {
+    const stock = new Map<string, Chunk[]>();
+    const entries = this.#kv.list<StoredMessage[]>({ prefix: ["chunk"] }, {
+      batchSize: 500,
+    });
+    for await (const { key, value } of entries) {
+      const [, n, owner] = key as [string, number, string];
+      const chunk = { first: value[0].seq, last: value.at(-1)!.seq, n };
+      const chunks = stock.get(owner);
+      if (chunks) chunks.push(chunk);
+      else stock.set(owner, [chunk]);
+      this.#nextChunk = n + 1;
     }
+    return stock;
   }
 
-  /** The stored messages of `key` from `first` on, oldest first. */
-  async *#messages(key: string, first: number): AsyncIterable<StoredMessage> {
-    for await (const chunk of this.#list(key)) {
-      for (const message of chunk) {
-        if (message.seq >= first) yield message;
+  /**
+   * The stored messages of `key` from `first` on, oldest first. Chunks
+   * still on their way to disk are left out, as are those deleted while
+   * this reads.
+   */
+  async *#messages(
+    key: string,
+    box: Box,
+    first: number,
+  ): AsyncIterable<StoredMessage> {
+    const wanted = box.chunks.filter((c) => c.n !== null && c.last >= first);
+    for (let i = 0; i < wanted.length; i += GET_MANY) {
+      const entries = await this.#kv.getMany<StoredMessage[][]>(
+        wanted.slice(i, i + GET_MANY).map((c) => chunkKey(c.n!, key)),
+      );
+      for (const { value } of entries) {
+        for (const message of value ?? []) {
+          if (message.seq >= first) yield message;
+        }
       }
     }
   }
@@ -301,6 +328,7 @@ export class Mailboxes {
     const fresh: OpenChunk = {
       first: stored.seq,
       last: stored.seq,
+      n: null,
       messages: [stored],
       bytes: size,
       open: true,
@@ -310,8 +338,9 @@ export class Mailboxes {
     box.chunks.push(fresh);
     fresh.committed = this.#committer.write(() => {
       this.#close(box, fresh);
+      fresh.n = this.#nextChunk++;
       const writes: Write[] = [
-        { key: ["message", key, fresh.first], value: fresh.messages },
+        { key: chunkKey(fresh.n, key), value: fresh.messages },
       ];
       if (fresh.last >= box.saved) {
         box.mark = Math.max(box.mark, fresh.last + 1 + SEQ_BLOCK);
@@ -359,17 +388,8 @@ export class Mailboxes {
    * the expired messages, counting them.
    */
   async open(key: string): Promise<Opened> {
-    const known = this.#boxes.get(key);
-    let box: Box;
-    let listed: StoredMessage[];
-    if (known === undefined) {
-      // The first read after a start lists the mailbox once for both.
-      ({ box, messages: listed } = await this.#load(key));
-      listed = listed.filter((m) => m.seq >= box.first);
-    } else {
-      box = known instanceof Promise ? await known : known;
-      listed = await Array.fromAsync(this.#messages(key, box.first));
-    }
+    const box = await this.#box(key);
+    const listed = await Array.fromAsync(this.#messages(key, box, box.first));
     const cutoff = this.#options.now() - this.#options.ttlMs;
     const messages: StoredMessage[] = [];
     const expired: number[] = [];
@@ -409,7 +429,7 @@ export class Mailboxes {
   async #sweep(key: string, box: Box): Promise<void> {
     const cutoff = this.#options.now() - this.#options.ttlMs;
     let last = 0;
-    for await (const message of this.#messages(key, box.first)) {
+    for await (const message of this.#messages(key, box, box.first)) {
       if (message.ts >= cutoff) break;
       last = message.seq;
     }
@@ -456,9 +476,12 @@ export class Mailboxes {
     if (gone.length === 0 && !cursor) return;
     const writes: Promise<void>[] = [];
     for (let i = 0; i < gone.length || i === 0; i += DELETES_PER_WRITE) {
-      const group: Write[] = gone.slice(i, i + DELETES_PER_WRITE).map((
-        chunk,
-      ) => ({ key: ["message", key, chunk.first] }));
+      const group: Write[] = [];
+      for (const { n } of gone.slice(i, i + DELETES_PER_WRITE)) {
+        // Every chunk below `first` was committed: messages are
+        // acknowledged or expired only once they were read back or sent.
+        if (n !== null) group.push({ key: chunkKey(n, key) });
+      }
       const write = this.#committer.write(() => {
         if (cursor) group.push(this.#cursorWrite(key, box));
         return { writes: group, bytes: 64 * (group.length + 1) };

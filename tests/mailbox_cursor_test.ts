@@ -61,7 +61,7 @@ Deno.test("messages stored and acknowledged one by one write the cursor once per
     }, "written with the first chunk only");
     assert.equal(mailboxes.waiting("bob"), 0);
     assert.deepEqual(
-      await Array.fromAsync(kv.list({ prefix: ["message"] })),
+      await Array.fromAsync(kv.list({ prefix: ["chunk"] })),
       [],
       "acknowledged chunks are deleted",
     );
@@ -184,11 +184,91 @@ Deno.test("a schema 1 database opens as the current schema and its mailboxes rea
       assert.equal(e.seq, 5, "numbering continues at the old next");
       await mailboxes.acknowledge("bob", 3);
       assert.deepEqual(
-        (await Array.fromAsync(kv.list({ prefix: ["message", "bob"] })))
-          .map((entry) => entry.key[2]),
-        [4, 5],
+        (await Array.fromAsync(kv.list({ prefix: ["chunk"] })))
+          .map((entry) => entry.value),
+        [[one(4, "d")], [{ seq: 5, ...message("e") }]],
       );
       assert.equal(mailboxes.waiting("bob"), 2);
+    } finally {
+      await committer.drain();
+      kv.close();
+    }
+  });
+});
+
+Deno.test("a schema 2 database's messages move to keys by commit, and an upgrade cut short goes on", async () => {
+  await withFile(async (path) => {
+    const old = await Deno.openKv(path);
+    const one = (seq: number, text: string): StoredMessage => ({
+      seq,
+      ...message(text),
+    });
+    await old.set(["schema"], 2);
+    await old.set(["mailbox", "bob"], {
+      next: 1001,
+      first: 1,
+      expiredUnread: 0,
+    });
+    // More than one atomic's worth of moves, some of them alone (before
+    // chunks), for two users; and carol's chunk moved by an earlier,
+    // interrupted upgrade.
+    for (let seq = 1; seq <= 450; seq++) {
+      await old.set(
+        ["message", "bob", seq],
+        seq % 2 ? one(seq, `b${seq}`) : [one(seq, `b${seq}`)],
+      );
+    }
+    await old.set(["message", "dave", 7], [one(7, "d7"), one(8, "d8")]);
+    await old.set(["mailbox", "dave"], { next: 9, first: 7, expiredUnread: 0 });
+    await old.set(["chunk", 5, "carol"], [one(1, "c1")]);
+    await old.set(["mailbox", "carol"], {
+      next: 2,
+      first: 1,
+      expiredUnread: 0,
+    });
+    old.close();
+
+    const kv = await openDatabase(path);
+    const [mailboxes, committer] = mailboxesOn(kv, undefined, {
+      maxStored: 1000,
+    });
+    try {
+      assert.equal((await kv.get(["schema"])).value, SCHEMA_VERSION);
+      assert.deepEqual(
+        await Array.fromAsync(kv.list({ prefix: ["message"] })),
+        [],
+      );
+      const keys = (await Array.fromAsync(kv.list({ prefix: ["chunk"] })))
+        .map((entry) => entry.key);
+      assert.equal(keys.length, 452);
+      assert.deepEqual(keys.slice(0, 2), [
+        ["chunk", 5, "carol"],
+        ["chunk", 6, "bob"],
+      ]);
+      assert.deepEqual(keys.at(-1), ["chunk", 456, "dave"]);
+      const bob = await mailboxes.open("bob");
+      assert.deepEqual(
+        bob.messages.map((m) => m.text),
+        Array.from({ length: 450 }, (_, i) => `b${i + 1}`),
+      );
+      assert.deepEqual(
+        (await mailboxes.open("dave")).messages.map((m) => m.text),
+        ["d7", "d8"],
+      );
+      assert.equal(await mailboxes.count("carol"), 1);
+      await mailboxes.append("carol", message("c2"));
+      assert.deepEqual(
+        (await kv.get(["chunk", 457, "carol"])).value,
+        [{ seq: 2, ...message("c2") }],
+        "new chunks are numbered above the moved ones",
+      );
+      await mailboxes.acknowledge("bob", 450);
+      assert.equal(await mailboxes.count("bob"), 0);
+      assert.equal(
+        (await Array.fromAsync(kv.list({ prefix: ["chunk"] }))).length,
+        3,
+        "bob's moved chunks are deleted once acknowledged",
+      );
     } finally {
       await committer.drain();
       kv.close();

@@ -148,46 +148,44 @@ Deno.test("messages to one recipient waiting for the same commit share one chunk
       ),
     );
     const keys = async () =>
-      (await Array.fromAsync(kv.list({ prefix: ["message", "bob"] })))
-        .map((e) => e.key);
-    assert.deepEqual(await keys(), [["message", "bob", 1]]);
+      (await Array.fromAsync(kv.list({ prefix: ["chunk"] }))).map((e) => e.key);
+    assert.deepEqual(await keys(), [["chunk", 1, "bob"]]);
     await mailboxes.append("bob", message("d", clock.now));
-    assert.deepEqual(await keys(), [
-      ["message", "bob", 1],
-      ["message", "bob", 4],
-    ]);
+    assert.deepEqual(await keys(), [["chunk", 1, "bob"], ["chunk", 2, "bob"]]);
     await mailboxes.acknowledge("bob", 2);
-    assert.deepEqual(await keys(), [
-      ["message", "bob", 1],
-      ["message", "bob", 4],
-    ], "a chunk stays while one of its messages is unacknowledged");
+    assert.deepEqual(
+      await keys(),
+      [["chunk", 1, "bob"], ["chunk", 2, "bob"]],
+      "a chunk stays while one of its messages is unacknowledged",
+    );
     await mailboxes.acknowledge("bob", 3);
-    assert.deepEqual(await keys(), [["message", "bob", 4]]);
+    assert.deepEqual(await keys(), [["chunk", 2, "bob"]]);
     const opened = await mailboxes.open("bob");
     assert.deepEqual(opened.messages.map((m) => m.text), ["d"]);
   });
 });
 
-Deno.test("a message stored alone, not in a list, is read and deleted like a chunk of one", async () => {
-  const kv = await openDatabase(":memory:");
-  try {
-    const old: StoredMessage = { seq: 1, ...message("old", 5) };
-    await kv.set(["message", "bob", 1], old);
-    await kv.set(["mailbox", "bob"], { next: 2, first: 1, expiredUnread: 0 });
-    const committer = new GroupCommitter(kv);
-    const mailboxes = new Mailboxes(kv, committer, {
-      maxStored: 10,
-      ttlMs: DAY,
-      now: () => 5,
-    });
-    const opened = await mailboxes.open("bob");
-    assert.deepEqual(opened.messages, [old]);
-    await mailboxes.acknowledge("bob", 1);
-    assert.equal((await kv.get(["message", "bob", 1])).value, null);
-    await committer.drain();
-  } finally {
-    kv.close();
-  }
+Deno.test("the chunks of one commit are neighbours whoever they are for, numbered in commit order", async () => {
+  await withMailboxes(async (mailboxes, clock, kv) => {
+    // Read first, so that the messages are numbered in call order rather
+    // than in the order their mailboxes happen to be read.
+    for (const to of ["carol", "bob", "alice"]) await mailboxes.count(to);
+    await Promise.all(
+      ["carol", "bob", "alice"].map((to) =>
+        mailboxes.append(to, message(to, clock.now))
+      ),
+    );
+    await mailboxes.append("bob", message("later", clock.now));
+    assert.deepEqual(
+      (await Array.fromAsync(kv.list({ prefix: ["chunk"] }))).map((e) => e.key),
+      [
+        ["chunk", 1, "carol"],
+        ["chunk", 2, "bob"],
+        ["chunk", 3, "alice"],
+        ["chunk", 4, "bob"],
+      ],
+    );
+  });
 });
 
 Deno.test("group commit takes deferred writes as they are when their commit starts", async () => {

@@ -78,7 +78,7 @@ Deno.test("serve with a database of a newer schema prints one line and exits 1",
   kv.close();
   try {
     assert.deepEqual(await failedStart("--db", `${dir}/parley.db`), [
-      `parley serve: Database ${dir}/parley.db has schema version 99, this parley reads version 2; use a newer parley`,
+      `parley serve: Database ${dir}/parley.db has schema version 99, this parley reads version 3; use a newer parley`,
     ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
