@@ -5,7 +5,8 @@
  * and port 0, starts the load generator (`scripts/loadgen.ts`) as a second
  * process, and samples the server's CPU time and memory from `/proc` at the
  * marks the generator prints. The no-op relay (`scripts/relay.ts`) runs the
- * `pairs` load as the ceiling for this runtime.
+ * `pairs` and `steady` loads (`relay`, `relay-steady`) as the ceiling and the
+ * latency floor for this runtime and this load generator.
  *
  * Flags:
  * - `--quick`: every scenario scaled far down (a smoke run, not a measure)
@@ -13,8 +14,8 @@
  * - `--pin`: server on core 0, generator on core 1 (needs `taskset`)
  * - `--scenario NAME`: run only this one (repeatable)
  * - `--cpu-prof DIR`: write a V8 CPU profile of each server into DIR
- * - `--steady-rate N`: messages per second of `steady` and `storm` (default
- *   10,000), to find the load a latency target holds at
+ * - `--steady-rate N`: messages per second of `relay-steady`, `steady` and
+ *   `storm` (default 10,000), to find the load a latency target holds at
  *
  * @module
  */
@@ -322,6 +323,8 @@ function scenarios(options: Options) {
       run("pairs", { kind: "relay" }, { ...s.pairs, relay: true }, options),
     pairs: () =>
       run("pairs", { kind: "parley", flags: FAST_HASH }, s.pairs, options),
+    "relay-steady": () =>
+      run("steady", { kind: "relay" }, { ...s.steady, relay: true }, options),
     steady: () =>
       run("steady", { kind: "parley", flags: FAST_HASH }, s.steady, options),
     idle: async () => {
@@ -370,6 +373,7 @@ type ScenarioName = keyof ReturnType<typeof scenarios>;
 const ORDER: ScenarioName[] = [
   "relay",
   "pairs",
+  "relay-steady",
   "steady",
   "idle",
   "fanout",
@@ -399,6 +403,7 @@ function summaryRows(name: string, f: Figures): string[][] {
         `latency ms ${lat("latencyMs")}`,
         ...common,
       ]];
+    case "relay-steady":
     case "steady":
       return [[
         name,
@@ -462,6 +467,15 @@ function printTable(
   const pairs = results.pairs?.rate as number | undefined;
   if (relay && pairs) {
     print(`parley pairs = ${round(pairs / relay)} of the no-op relay`);
+  }
+  const p99 = (name: string) =>
+    (results[name]?.latencyMs as { p99: number } | undefined)?.p99;
+  const relayP99 = p99("relay-steady");
+  const steadyP99 = p99("steady");
+  if (relayP99 && steadyP99) {
+    print(
+      `parley steady p99 = ${round(steadyP99 / relayP99)}× the no-op relay's`,
+    );
   }
 }
 

@@ -72,27 +72,50 @@ interface PairsParams extends Common {
 }
 
 /**
+ * Connects senders and receivers: logged in to parley, or paired by the
+ * no-op relay in the order it accepts them.
+ */
+async function connectPairs(
+  p: { address: string; pairs: number; relay?: boolean },
+): Promise<{ senders: BenchClient[]; receivers: BenchClient[] }> {
+  if (!p.relay) {
+    return {
+      senders: await loginAll(p.address, range(p.pairs).map((i) => `s${i}`)),
+      receivers: await loginAll(p.address, range(p.pairs).map((i) => `r${i}`)),
+    };
+  }
+  const senders: BenchClient[] = [];
+  const receivers: BenchClient[] = [];
+  for (let i = 0; i < p.pairs; i++) {
+    senders.push(await BenchClient.connect(p.address));
+    receivers.push(await BenchClient.connect(p.address));
+    await sleep(2);
+  }
+  return { senders, receivers };
+}
+
+/**
+ * What a sender writes for one message: a `send` to parley, or through the
+ * relay the `msg` parley would deliver (with a `seq`, so the receiver
+ * acknowledges it back through the relay as it would to parley).
+ */
+function messageLine(
+  relay: boolean | undefined,
+  i: number,
+  id: number,
+  text: string,
+): string {
+  return relay
+    ? `{"type":"msg","from":"s${i}","to":"r${i}","ts":0,"text":"${text}","seq":${id}}`
+    : `{"type":"send","id":"${id}","to":"r${i}","text":"${text}"}`;
+}
+
+/**
  * Senders keep `window` messages each in flight to their receivers until
  * `total` have arrived. A message leaves the window when its receiver has it.
  */
 async function pairs(p: PairsParams): Promise<Record<string, unknown>> {
-  const senders: BenchClient[] = [];
-  const receivers: BenchClient[] = [];
-  if (p.relay) {
-    // The relay pairs connections in the order it accepts them.
-    for (let i = 0; i < p.pairs; i++) {
-      senders.push(await BenchClient.connect(p.address));
-      receivers.push(await BenchClient.connect(p.address));
-      await sleep(2);
-    }
-  } else {
-    senders.push(
-      ...await loginAll(p.address, range(p.pairs).map((i) => `s${i}`)),
-    );
-    receivers.push(
-      ...await loginAll(p.address, range(p.pairs).map((i) => `r${i}`)),
-    );
-  }
+  const { senders, receivers } = await connectPairs(p);
   const perPair = Math.ceil(p.total / p.pairs);
   const latencies: number[] = [];
   let received = 0;
@@ -101,17 +124,13 @@ async function pairs(p: PairsParams): Promise<Record<string, unknown>> {
   let end = 0;
   const done = Promise.withResolvers<void>();
   const state = range(p.pairs).map(() => ({ sent: 0, inFlight: 0 }));
-  let seq = 0;
   const pump = (i: number) => {
     const s = state[i];
     while (s.inFlight < p.window && s.sent < perPair) {
       s.inFlight++;
       s.sent++;
-      const text = stampedText(p.size);
       senders[i].sendLine(
-        p.relay
-          ? `{"type":"msg","from":"s${i}","to":"r${i}","ts":0,"text":"${text}","seq":${++seq}}`
-          : `{"type":"send","id":"${s.sent}","to":"r${i}","text":"${text}"}`,
+        messageLine(p.relay, i, s.sent, stampedText(p.size)),
       );
     }
   };
@@ -160,6 +179,8 @@ interface SteadyParams extends Common {
   size: number;
   /** Logins per second running alongside, with these many accounts. */
   storm?: { perSecond: number; users: number };
+  /** `relay` speaks to the no-op relay, as in {@linkcode PairsParams}. */
+  relay?: boolean;
 }
 
 /**
@@ -167,14 +188,7 @@ interface SteadyParams extends Common {
  * measures each message from its send to its receiver.
  */
 async function steady(p: SteadyParams): Promise<Record<string, unknown>> {
-  const senders = await loginAll(
-    p.address,
-    range(p.pairs).map((i) => `s${i}`),
-  );
-  const receivers = await loginAll(
-    p.address,
-    range(p.pairs).map((i) => `r${i}`),
-  );
+  const { senders, receivers } = await connectPairs(p);
   if (p.storm) {
     // Register the storm's accounts before measuring anything.
     closeAll(
@@ -226,10 +240,9 @@ async function steadyRun(
     );
     for (; sent < due; sent++) {
       const i = sent % p.pairs;
+      // Numbered from 1: through the relay the number is the `seq`.
       senders[i].sendLine(
-        `{"type":"send","id":"${sent}","to":"r${i}","text":"${
-          stampedText(p.size)
-        }"}`,
+        messageLine(p.relay, i, sent + 1, stampedText(p.size)),
       );
     }
     await sleep(1);

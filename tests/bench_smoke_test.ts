@@ -12,6 +12,7 @@ const BENCH = new URL("../scripts/bench.ts", import.meta.url).pathname;
 const FIGURES: Record<string, string[]> = {
   relay: ["rate", "latencyMs.p99"],
   pairs: ["rate", "latencyMs.p50", "latencyMs.p99", "latencyMs.max"],
+  "relay-steady": ["latencyMs.p99", "received"],
   steady: ["latencyMs.p50", "latencyMs.p99", "latencyMs.max"],
   idle: ["rssPerConnectionKiB", "idleCpuPercent", "connectSeconds"],
   fanout: ["allReceivedMs.p50", "allReceivedMs.max"],
