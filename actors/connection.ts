@@ -201,16 +201,18 @@ type TimerEvent = Extract<
 >;
 
 /**
- * What the machine tells its link actor: whether frames go straight to
- * {@linkcode ConnectionPorts.handle} (`direct`, while `online`) or to the
- * machine as `FRAMES` events; and, since the link also keeps the one timer
- * of a logged-in connection, to set that timer (replacing any other) or
- * clear it.
+ * What the machine tells its link actor on entering a state: whether frames
+ * go straight to {@linkcode ConnectionPorts.handle} (`direct`, while
+ * `online`) or to the machine as `FRAMES` events; and, since the link also
+ * keeps the one timer of a logged-in connection, the timer that replaces
+ * any other (none: cleared). One command per state entered, so a ping costs
+ * the link two events, not six.
  */
-type LinkCommand =
-  | { type: "ROUTE_FRAMES"; direct: boolean }
-  | { type: "SET_TIMER"; ms: number; event: TimerEvent }
-  | { type: "CLEAR_TIMER" };
+interface LinkCommand {
+  type: "ROUTE";
+  direct: boolean;
+  timer?: { ms: number; event: TimerEvent };
+}
 
 type FramesEvent = Extract<ConnectionEvent, { type: "FRAMES" }>;
 
@@ -292,16 +294,13 @@ export function createConnectionMachine(ports: ConnectionPorts) {
           let direct = false;
           let lastDirectAt = 0;
           let clearTimer = () => {};
-          receive((command) => {
-            if (command.type === "ROUTE_FRAMES") {
-              direct = command.direct;
-              return;
-            }
+          receive(({ direct: route, timer }) => {
+            direct = route;
             clearTimer();
-            clearTimer = command.type === "SET_TIMER"
+            clearTimer = timer
               ? ports.setTimer(
-                command.ms,
-                () => sendBack({ ...command.event, lastDirectAt }),
+                timer.ms,
+                () => sendBack({ ...timer.event, lastDirectAt }),
               )
               : () => {};
           });
@@ -440,28 +439,38 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       noteDirectFrames: assign({
         lastFrameAt: ({ context, event }) => lastFrameAt(context, event),
       }),
-      routeFrames: sendTo("link", (_, direct: boolean): LinkCommand => ({
-        type: "ROUTE_FRAMES",
-        direct,
+      /**
+       * Online: frames go straight on, and a ping goes once the interval
+       * has passed since the last frame.
+       */
+      routeOnline: sendTo("link", ({ context }): LinkCommand => ({
+        type: "ROUTE",
+        direct: true,
+        timer: {
+          ms: Math.max(
+            0,
+            context.lastFrameAt + ports.timings.pingIntervalMs - ports.now(),
+          ),
+          event: { type: "IDLE_TIMER" },
+        },
       })),
-      /** Pings once the interval has passed since the last frame. */
-      setIdleTimer: sendTo("link", ({ context }): LinkCommand => ({
-        type: "SET_TIMER",
-        ms: Math.max(
-          0,
-          context.lastFrameAt + ports.timings.pingIntervalMs - ports.now(),
-        ),
-        event: { type: "IDLE_TIMER" },
-      })),
-      setPingTimer: sendTo(
+      /** Probing: the answer goes to the machine, within the ping timeout. */
+      routeProbing: sendTo(
         "link",
         {
-          type: "SET_TIMER",
-          ms: ports.timings.pingTimeoutMs,
-          event: { type: "PING_TIMEOUT" },
+          type: "ROUTE",
+          direct: false,
+          timer: {
+            ms: ports.timings.pingTimeoutMs,
+            event: { type: "PING_TIMEOUT" },
+          },
         } satisfies LinkCommand,
       ),
-      clearTimer: sendTo("link", { type: "CLEAR_TIMER" } satisfies LinkCommand),
+      /** Every frame to the machine, no timer: the state sets its own. */
+      routeToMachine: sendTo(
+        "link",
+        { type: "ROUTE", direct: false } satisfies LinkCommand,
+      ),
       handleFrames: ({ context, event }) => {
         const frames = (event as FramesEvent).frames;
         const bye = frames.findIndex(isBye);
@@ -499,7 +508,13 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       closeReason: null,
       closeText: "",
     }),
-    invoke: { id: "link", src: "link", input: ({ context }) => context },
+    // The link keeps its input for as long as it runs: the id, not the
+    // whole first context.
+    invoke: {
+      id: "link",
+      src: "link",
+      input: ({ context }) => ({ connId: context.connId }),
+    },
     entry: [
       "attach",
       raise({ type: "LOGIN_TIMEOUT" }, {
@@ -734,11 +749,11 @@ export function createConnectionMachine(ports: ConnectionPorts) {
             enqueue("enterSession");
           }),
           // A read here only hands frames on and notes the time: the link
-          // does that itself, sparing the machine an event per read.
-          { type: "routeFrames", params: true },
-          "setIdleTimer",
+          // does that itself, sparing the machine an event per read. The
+          // state entered next replaces the routing and the timer, so
+          // `online` has no exit action.
+          "routeOnline",
         ],
-        exit: [{ type: "routeFrames", params: false }, "clearTimer"],
         // Any frame shows life, but restarting the idle timer on every read
         // (a cancel and a new timer each time) costs more than the rest of
         // the event: a frame only notes its time, and the timer, set for
@@ -763,8 +778,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
         },
       },
       "idle-probing": {
-        entry: ["ping", "setPingTimer"],
-        exit: "clearTimer",
+        entry: ["ping", "routeProbing"],
         on: {
           FRAMES: onlineFrames("#connection.online"),
           PING_TIMEOUT: {
@@ -775,7 +789,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       },
       closed: {
         type: "final",
-        entry: "finish",
+        entry: ["routeToMachine", "finish"],
       },
     },
   });
