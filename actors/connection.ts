@@ -33,7 +33,6 @@
 import {
   type AnyActorRef,
   assign,
-  cancel,
   enqueueActions,
   fromCallback,
   fromPromise,
@@ -211,7 +210,7 @@ type TimerEvent = Extract<
 interface LinkCommand {
   type: "ROUTE";
   direct: boolean;
-  timer?: { ms: number; event: TimerEvent };
+  timer?: { ms: number; event: TimerEvent["type"] };
 }
 
 type FramesEvent = Extract<ConnectionEvent, { type: "FRAMES" }>;
@@ -293,16 +292,19 @@ export function createConnectionMachine(ports: ConnectionPorts) {
           const { connId } = input;
           let direct = false;
           let lastDirectAt = 0;
-          let clearTimer = () => {};
+          // One timer at a time, so one function fires them all.
+          let due: TimerEvent["type"] = "IDLE_TIMER";
+          const fire = () => sendBack({ type: due, lastDirectAt });
+          const none = () => {};
+          let clearTimer = none;
           receive(({ direct: route, timer }) => {
             direct = route;
             clearTimer();
-            clearTimer = timer
-              ? ports.setTimer(
-                timer.ms,
-                () => sendBack({ ...timer.event, lastDirectAt }),
-              )
-              : () => {};
+            clearTimer = none;
+            if (timer) {
+              due = timer.event;
+              clearTimer = ports.setTimer(timer.ms, fire);
+            }
           });
           const stop = ports.read(connId, {
             frames(frames) {
@@ -432,9 +434,18 @@ export function createConnectionMachine(ports: ConnectionPorts) {
           mode: context.mode!,
           name: context.name!,
         }),
-      enterSession: ({ context }) =>
-        ports.enterSession(context.connId, context.name!, context.key!),
       noteFrame: assign({ lastFrameAt: () => ports.now() }),
+      /**
+       * On the way into `online` from a check, not on entering it: `online`
+       * is entered again after every ping, where this has nothing to do.
+       */
+      logIn: enqueueActions(({ context, enqueue }) => {
+        enqueue.cancel("loginTimer");
+        enqueue.assign({ loggedIn: true, lastFrameAt: ports.now() });
+        enqueue(() =>
+          ports.enterSession(context.connId, context.name!, context.key!)
+        );
+      }),
       /** Brings the context up to date with frames that went straight on. */
       noteDirectFrames: assign({
         lastFrameAt: ({ context, event }) => lastFrameAt(context, event),
@@ -451,7 +462,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
             0,
             context.lastFrameAt + ports.timings.pingIntervalMs - ports.now(),
           ),
-          event: { type: "IDLE_TIMER" },
+          event: "IDLE_TIMER",
         },
       })),
       /** Probing: the answer goes to the machine, within the ping timeout. */
@@ -462,7 +473,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
           direct: false,
           timer: {
             ms: ports.timings.pingTimeoutMs,
-            event: { type: "PING_TIMEOUT" },
+            event: "PING_TIMEOUT",
           },
         } satisfies LinkCommand,
       ),
@@ -664,6 +675,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
                 {
                   guard: { type: "outputIs", params: "accepted" },
                   target: "#connection.online",
+                  actions: "logIn",
                 },
                 {
                   guard: { type: "outputIs", params: "refused" },
@@ -722,6 +734,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
                 {
                   guard: { type: "outputIs", params: "accepted" },
                   target: "#connection.online",
+                  actions: "logIn",
                 },
                 {
                   target: "#connection.unregistered",
@@ -741,13 +754,6 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       },
       online: {
         entry: [
-          enqueueActions(({ context, enqueue }) => {
-            if (context.loggedIn) return;
-            enqueue(cancel("loginTimer"));
-            enqueue(assign({ loggedIn: true }));
-            enqueue("noteFrame");
-            enqueue("enterSession");
-          }),
           // A read here only hands frames on and notes the time: the link
           // does that itself, sparing the machine an event per read. The
           // state entered next replaces the routing and the timer, so
