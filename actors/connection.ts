@@ -34,10 +34,10 @@ import {
   type AnyActorRef,
   assign,
   enqueueActions,
+  type EventObject,
   fromCallback,
   fromPromise,
   raise,
-  sendTo,
   setup,
 } from "xstate";
 import type {
@@ -204,13 +204,17 @@ type TimerEvent = Extract<
  * go straight to {@linkcode ConnectionPorts.handle} (`direct`, while
  * `online`) or to the machine as `FRAMES` events; and, since the link also
  * keeps the one timer of a logged-in connection, the timer that replaces
- * any other (none: cleared). One command per state entered, so a ping costs
- * the link two events, not six.
+ * any other (none: cleared).
  */
 interface LinkCommand {
-  type: "ROUTE";
   direct: boolean;
   timer?: { ms: number; event: TimerEvent["type"] };
+}
+
+/** Input of a link actor: its connection, and the actor it serves. */
+interface LinkInput {
+  connId: string;
+  machine: AnyActorRef;
 }
 
 type FramesEvent = Extract<ConnectionEvent, { type: "FRAMES" }>;
@@ -280,6 +284,13 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       context.lastFrameAt,
       (event as { lastDirectAt?: number }).lastDirectAt ?? 0,
     );
+  /**
+   * How to route each running connection actor's link, by actor. The
+   * states call it directly: as events, their commands cost the link actor
+   * a turn of its own each (mailbox, snapshot, inspection events), twice
+   * per ping.
+   */
+  const routes = new WeakMap<AnyActorRef, (command: LinkCommand) => void>();
   return setup({
     types: {
       context: {} as ConnectionContext,
@@ -287,9 +298,9 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       input: {} as ConnectionInput,
     },
     actors: {
-      link: fromCallback<LinkCommand, { connId: string }>(
-        ({ input, sendBack, receive }) => {
-          const { connId } = input;
+      link: fromCallback<EventObject, LinkInput>(
+        ({ input, sendBack }) => {
+          const { connId, machine } = input;
           let direct = false;
           let lastDirectAt = 0;
           // One timer at a time, so one function fires them all.
@@ -297,7 +308,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
           const fire = () => sendBack({ type: due, lastDirectAt });
           const none = () => {};
           let clearTimer = none;
-          receive(({ direct: route, timer }) => {
+          routes.set(machine, ({ direct: route, timer }) => {
             direct = route;
             clearTimer();
             clearTimer = none;
@@ -322,6 +333,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
             closed: (cause) => sendBack({ type: "LINK_CLOSED", cause }),
           });
           return () => {
+            routes.delete(machine);
             clearTimer();
             stop();
           };
@@ -454,34 +466,25 @@ export function createConnectionMachine(ports: ConnectionPorts) {
        * Online: frames go straight on, and a ping goes once the interval
        * has passed since the last frame.
        */
-      routeOnline: sendTo("link", ({ context }): LinkCommand => ({
-        type: "ROUTE",
-        direct: true,
-        timer: {
-          ms: Math.max(
-            0,
-            context.lastFrameAt + ports.timings.pingIntervalMs - ports.now(),
-          ),
-          event: "IDLE_TIMER",
-        },
-      })),
-      /** Probing: the answer goes to the machine, within the ping timeout. */
-      routeProbing: sendTo(
-        "link",
-        {
-          type: "ROUTE",
-          direct: false,
+      routeOnline: ({ context, self }) =>
+        routes.get(self)?.({
+          direct: true,
           timer: {
-            ms: ports.timings.pingTimeoutMs,
-            event: "PING_TIMEOUT",
+            ms: Math.max(
+              0,
+              context.lastFrameAt + ports.timings.pingIntervalMs - ports.now(),
+            ),
+            event: "IDLE_TIMER",
           },
-        } satisfies LinkCommand,
-      ),
+        }),
+      /** Probing: the answer goes to the machine, within the ping timeout. */
+      routeProbing: ({ self }) =>
+        routes.get(self)?.({
+          direct: false,
+          timer: { ms: ports.timings.pingTimeoutMs, event: "PING_TIMEOUT" },
+        }),
       /** Every frame to the machine, no timer: the state sets its own. */
-      routeToMachine: sendTo(
-        "link",
-        { type: "ROUTE", direct: false } satisfies LinkCommand,
-      ),
+      routeToMachine: ({ self }) => routes.get(self)?.({ direct: false }),
       handleFrames: ({ context, event }) => {
         const frames = (event as FramesEvent).frames;
         const bye = frames.findIndex(isBye);
@@ -519,12 +522,15 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       closeReason: null,
       closeText: "",
     }),
-    // The link keeps its input for as long as it runs: the id, not the
-    // whole first context.
+    // The link keeps its input for as long as it runs: the id and the
+    // actor, not the whole first context.
     invoke: {
       id: "link",
       src: "link",
-      input: ({ context }) => ({ connId: context.connId }),
+      input: ({ context, self }): LinkInput => ({
+        connId: context.connId,
+        machine: self,
+      }),
     },
     entry: [
       "attach",
