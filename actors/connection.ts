@@ -33,12 +33,11 @@
 import {
   type AnyActorRef,
   assign,
-  cancel,
   enqueueActions,
+  type EventObject,
   fromCallback,
   fromPromise,
   raise,
-  sendTo,
   setup,
 } from "xstate";
 import type {
@@ -201,16 +200,22 @@ type TimerEvent = Extract<
 >;
 
 /**
- * What the machine tells its link actor: whether frames go straight to
- * {@linkcode ConnectionPorts.handle} (`direct`, while `online`) or to the
- * machine as `FRAMES` events; and, since the link also keeps the one timer
- * of a logged-in connection, to set that timer (replacing any other) or
- * clear it.
+ * What the machine tells its link actor on entering a state: whether frames
+ * go straight to {@linkcode ConnectionPorts.handle} (`direct`, while
+ * `online`) or to the machine as `FRAMES` events; and, since the link also
+ * keeps the one timer of a logged-in connection, the timer that replaces
+ * any other (none: cleared).
  */
-type LinkCommand =
-  | { type: "ROUTE_FRAMES"; direct: boolean }
-  | { type: "SET_TIMER"; ms: number; event: TimerEvent }
-  | { type: "CLEAR_TIMER" };
+interface LinkCommand {
+  direct: boolean;
+  timer?: { ms: number; event: TimerEvent["type"] };
+}
+
+/** Input of a link actor: its connection, and the actor it serves. */
+interface LinkInput {
+  connId: string;
+  machine: AnyActorRef;
+}
 
 type FramesEvent = Extract<ConnectionEvent, { type: "FRAMES" }>;
 
@@ -279,6 +284,13 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       context.lastFrameAt,
       (event as { lastDirectAt?: number }).lastDirectAt ?? 0,
     );
+  /**
+   * How to route each running connection actor's link, by actor. The
+   * states call it directly: as events, their commands cost the link actor
+   * a turn of its own each (mailbox, snapshot, inspection events), twice
+   * per ping.
+   */
+  const routes = new WeakMap<AnyActorRef, (command: LinkCommand) => void>();
   return setup({
     types: {
       context: {} as ConnectionContext,
@@ -286,24 +298,24 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       input: {} as ConnectionInput,
     },
     actors: {
-      link: fromCallback<LinkCommand, { connId: string }>(
-        ({ input, sendBack, receive }) => {
-          const { connId } = input;
+      link: fromCallback<EventObject, LinkInput>(
+        ({ input, sendBack }) => {
+          const { connId, machine } = input;
           let direct = false;
           let lastDirectAt = 0;
-          let clearTimer = () => {};
-          receive((command) => {
-            if (command.type === "ROUTE_FRAMES") {
-              direct = command.direct;
-              return;
-            }
+          // One timer at a time, so one function fires them all.
+          let due: TimerEvent["type"] = "IDLE_TIMER";
+          const fire = () => sendBack({ type: due, lastDirectAt });
+          const none = () => {};
+          let clearTimer = none;
+          routes.set(machine, ({ direct: route, timer }) => {
+            direct = route;
             clearTimer();
-            clearTimer = command.type === "SET_TIMER"
-              ? ports.setTimer(
-                command.ms,
-                () => sendBack({ ...command.event, lastDirectAt }),
-              )
-              : () => {};
+            clearTimer = none;
+            if (timer) {
+              due = timer.event;
+              clearTimer = ports.setTimer(timer.ms, fire);
+            }
           });
           const stop = ports.read(connId, {
             frames(frames) {
@@ -321,6 +333,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
             closed: (cause) => sendBack({ type: "LINK_CLOSED", cause }),
           });
           return () => {
+            routes.delete(machine);
             clearTimer();
             stop();
           };
@@ -433,35 +446,45 @@ export function createConnectionMachine(ports: ConnectionPorts) {
           mode: context.mode!,
           name: context.name!,
         }),
-      enterSession: ({ context }) =>
-        ports.enterSession(context.connId, context.name!, context.key!),
       noteFrame: assign({ lastFrameAt: () => ports.now() }),
+      /**
+       * On the way into `online` from a check, not on entering it: `online`
+       * is entered again after every ping, where this has nothing to do.
+       */
+      logIn: enqueueActions(({ context, enqueue }) => {
+        enqueue.cancel("loginTimer");
+        enqueue.assign({ loggedIn: true, lastFrameAt: ports.now() });
+        enqueue(() =>
+          ports.enterSession(context.connId, context.name!, context.key!)
+        );
+      }),
       /** Brings the context up to date with frames that went straight on. */
       noteDirectFrames: assign({
         lastFrameAt: ({ context, event }) => lastFrameAt(context, event),
       }),
-      routeFrames: sendTo("link", (_, direct: boolean): LinkCommand => ({
-        type: "ROUTE_FRAMES",
-        direct,
-      })),
-      /** Pings once the interval has passed since the last frame. */
-      setIdleTimer: sendTo("link", ({ context }): LinkCommand => ({
-        type: "SET_TIMER",
-        ms: Math.max(
-          0,
-          context.lastFrameAt + ports.timings.pingIntervalMs - ports.now(),
-        ),
-        event: { type: "IDLE_TIMER" },
-      })),
-      setPingTimer: sendTo(
-        "link",
-        {
-          type: "SET_TIMER",
-          ms: ports.timings.pingTimeoutMs,
-          event: { type: "PING_TIMEOUT" },
-        } satisfies LinkCommand,
-      ),
-      clearTimer: sendTo("link", { type: "CLEAR_TIMER" } satisfies LinkCommand),
+      /**
+       * Online: frames go straight on, and a ping goes once the interval
+       * has passed since the last frame.
+       */
+      routeOnline: ({ context, self }) =>
+        routes.get(self)?.({
+          direct: true,
+          timer: {
+            ms: Math.max(
+              0,
+              context.lastFrameAt + ports.timings.pingIntervalMs - ports.now(),
+            ),
+            event: "IDLE_TIMER",
+          },
+        }),
+      /** Probing: the answer goes to the machine, within the ping timeout. */
+      routeProbing: ({ self }) =>
+        routes.get(self)?.({
+          direct: false,
+          timer: { ms: ports.timings.pingTimeoutMs, event: "PING_TIMEOUT" },
+        }),
+      /** Every frame to the machine, no timer: the state sets its own. */
+      routeToMachine: ({ self }) => routes.get(self)?.({ direct: false }),
       handleFrames: ({ context, event }) => {
         const frames = (event as FramesEvent).frames;
         const bye = frames.findIndex(isBye);
@@ -499,7 +522,16 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       closeReason: null,
       closeText: "",
     }),
-    invoke: { id: "link", src: "link", input: ({ context }) => context },
+    // The link keeps its input for as long as it runs: the id and the
+    // actor, not the whole first context.
+    invoke: {
+      id: "link",
+      src: "link",
+      input: ({ context, self }): LinkInput => ({
+        connId: context.connId,
+        machine: self,
+      }),
+    },
     entry: [
       "attach",
       raise({ type: "LOGIN_TIMEOUT" }, {
@@ -649,6 +681,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
                 {
                   guard: { type: "outputIs", params: "accepted" },
                   target: "#connection.online",
+                  actions: "logIn",
                 },
                 {
                   guard: { type: "outputIs", params: "refused" },
@@ -707,6 +740,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
                 {
                   guard: { type: "outputIs", params: "accepted" },
                   target: "#connection.online",
+                  actions: "logIn",
                 },
                 {
                   target: "#connection.unregistered",
@@ -726,19 +760,12 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       },
       online: {
         entry: [
-          enqueueActions(({ context, enqueue }) => {
-            if (context.loggedIn) return;
-            enqueue(cancel("loginTimer"));
-            enqueue(assign({ loggedIn: true }));
-            enqueue("noteFrame");
-            enqueue("enterSession");
-          }),
           // A read here only hands frames on and notes the time: the link
-          // does that itself, sparing the machine an event per read.
-          { type: "routeFrames", params: true },
-          "setIdleTimer",
+          // does that itself, sparing the machine an event per read. The
+          // state entered next replaces the routing and the timer, so
+          // `online` has no exit action.
+          "routeOnline",
         ],
-        exit: [{ type: "routeFrames", params: false }, "clearTimer"],
         // Any frame shows life, but restarting the idle timer on every read
         // (a cancel and a new timer each time) costs more than the rest of
         // the event: a frame only notes its time, and the timer, set for
@@ -763,8 +790,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
         },
       },
       "idle-probing": {
-        entry: ["ping", "setPingTimer"],
-        exit: "clearTimer",
+        entry: ["ping", "routeProbing"],
         on: {
           FRAMES: onlineFrames("#connection.online"),
           PING_TIMEOUT: {
@@ -775,7 +801,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       },
       closed: {
         type: "final",
-        entry: "finish",
+        entry: ["routeToMachine", "finish"],
       },
     },
   });

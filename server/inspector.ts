@@ -42,18 +42,116 @@ export interface Transition {
   cause: string;
 }
 
-/** What the inspector knows about one connection actor. */
-export interface ActorRecord {
-  id: string;
-  ref: AnyActorRef;
+/**
+ * Strings shared by every record: state names, event types and causes,
+ * each kept once and named by its index. Causes that carry a client's or
+ * an operator's words (a name, a kick's text) could fill it without end,
+ * so it stops taking strings at {@linkcode Names.MAX}.
+ */
+class Names {
+  /** Indexes fit 12 bits, and four of them one packed transition. */
+  static readonly MAX = 4095;
+  readonly #index = new Map<string, number>();
+  readonly #names: string[] = [];
+
+  /** The index of `name`, or -1 when the table is full. */
+  id(name: string): number {
+    let id = this.#index.get(name);
+    if (id === undefined) {
+      if (this.#names.length >= Names.MAX) return -1;
+      id = this.#names.push(name) - 1;
+      this.#index.set(name, id);
+    }
+    return id;
+  }
+
+  name(id: number): string {
+    return this.#names[id];
+  }
+}
+
+/**
+ * What the inspector knows about one connection actor.
+ *
+ * Every logged-in connection keeps its last transitions for as long as it
+ * lives, and 10,000 of them pinged for minutes keep 200,000. As objects
+ * with their own strings they took about 2 KiB a connection; packed, a
+ * transition is two numbers, when it happened and the indexes of its four
+ * strings in the inspector's shared table, decoded only when asked for.
+ */
+export class ActorRecord {
+  readonly id: string;
+  readonly ref: AnyActorRef;
   /** Dotted state: `online`, `authenticating.awaitingPassword`. */
-  state: string;
+  state = "";
   /** When it entered `state`. */
   since: number;
-  /** Oldest first, at most {@linkcode TRANSITIONS_KEPT}. */
-  transitions: Transition[];
   /** When it reached its final state or was stopped; null while live. */
-  endedAt: number | null;
+  endedAt: number | null = null;
+  readonly #names: Names;
+  /** Pairs of `at` and packed indexes; -1 stands for one in `#unpacked`. */
+  readonly #packed: number[] = [];
+  /** Transitions whose strings the shared table had no room for. */
+  #unpacked: Transition[] | undefined;
+
+  /** @internal Made by the {@linkcode Inspector}. */
+  constructor(id: string, ref: AnyActorRef, since: number, names: Names) {
+    this.id = id;
+    this.ref = ref;
+    this.since = since;
+    this.#names = names;
+  }
+
+  /** Oldest first, at most {@linkcode TRANSITIONS_KEPT}. */
+  get transitions(): Transition[] {
+    const names = this.#names;
+    const list: Transition[] = [];
+    let unpacked = 0;
+    for (let i = 0; i < this.#packed.length; i += 2) {
+      const at = this.#packed[i];
+      let code = this.#packed[i + 1];
+      if (code === -1) {
+        list.push(this.#unpacked![unpacked++]);
+        continue;
+      }
+      const field = () => {
+        const id = code % 4096;
+        code = (code - id) / 4096;
+        return id;
+      };
+      const cause = names.name(field());
+      const event = names.name(field());
+      const to = names.name(field());
+      const from = code === 0 ? null : names.name(code - 1);
+      list.push({ at, actor: this.id, from, to, event, cause });
+    }
+    return list;
+  }
+
+  /** Keeps `transition`, forgetting the oldest beyond the limit. */
+  add(transition: Transition): void {
+    const names = this.#names;
+    const from = transition.from === null ? 0 : names.id(transition.from) + 1;
+    const to = names.id(transition.to);
+    const event = names.id(transition.event);
+    const cause = names.id(transition.cause);
+    if (
+      from === 0 && transition.from !== null || to < 0 || event < 0 ||
+      cause < 0
+    ) {
+      (this.#unpacked ??= []).push(transition);
+      this.#packed.push(transition.at, -1);
+    } else {
+      this.#packed.push(
+        transition.at,
+        ((from * 4096 + to) * 4096 + event) * 4096 + cause,
+      );
+    }
+    if (this.#packed.length > 2 * TRANSITIONS_KEPT) {
+      this.#packed.shift();
+      if (this.#packed.shift() === -1) this.#unpacked!.shift();
+    }
+  }
 }
 
 /** Settings of an {@linkcode Inspector}. */
@@ -85,6 +183,7 @@ export class Inspector {
   readonly #byId = new Map<string, ActorRecord>();
   readonly #closed: ActorRecord[] = [];
   readonly #watchers = new Set<(transition: Transition) => void>();
+  readonly #names = new Names();
 
   /** @param options What to follow and how to explain timeouts. */
   constructor(options: InspectorOptions) {
@@ -102,14 +201,7 @@ export class Inspector {
 
   #actor(ref: AnyActor): void {
     if (ref.logic !== this.#options.connection) return;
-    const record: ActorRecord = {
-      id: ref.id,
-      ref,
-      state: "",
-      since: this.#now(),
-      transitions: [],
-      endedAt: null,
-    };
+    const record = new ActorRecord(ref.id, ref, this.#now(), this.#names);
     this.#live.set(ref, record);
     this.#byId.set(ref.id, record);
   }
@@ -141,10 +233,7 @@ export class Inspector {
       };
       record.state = state;
       record.since = at;
-      record.transitions.push(transition);
-      if (record.transitions.length > TRANSITIONS_KEPT) {
-        record.transitions.shift();
-      }
+      record.add(transition);
       for (const watcher of this.#watchers) watcher(transition);
     }
     if (snapshot.status === "done") this.#end(record);

@@ -469,6 +469,10 @@ export async function startServer(
         link,
         remote: link.remote,
         lastFrameAt: now(),
+        // Set later, but given a slot now: a field added afterwards moves
+        // every record's fields out of the object, into a second one.
+        actor: undefined,
+        user: undefined,
       });
       netLog.info("Accepted {conn} from {remote}", {
         conn: id,

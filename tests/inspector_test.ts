@@ -116,3 +116,28 @@ Deno.test("inspector names the answers of a login: account, wrong and right pass
   assert.ok(causes.includes("(wrong password)"), causes.join("\n"));
   assert.ok(causes.includes("(password accepted)"), causes.join("\n"));
 });
+
+Deno.test("inspector keeps a cause whole once its table of words is full", () => {
+  const world = fakeWorld();
+  const connection = createConnectionMachine(world.ports);
+  const inspector = new Inspector({
+    connection,
+    timings: { pingInterval: 30, pingTimeout: 10, login: 30 },
+    now: () => world.clock.now(),
+  });
+  // Each kick's text is a cause of its own: more than the table holds.
+  for (let i = 1; i <= 4200; i++) {
+    const actor = createActor(connection, {
+      id: `conn-${i}`,
+      input: { connId: `conn-${i}`, remote: "memory:1" },
+      clock: world.clock,
+      inspect: inspector.inspect,
+    }).start();
+    actor.send({ type: "KICK", reason: "kicked", text: `go home ${i}` });
+    actor.stop();
+  }
+  assert.deepEqual(steps(inspector.get("conn-4200")!.transitions), [
+    "(new) → unregistered (connected)",
+    "unregistered → closed (kicked: go home 4200)",
+  ]);
+});
