@@ -77,7 +77,10 @@ type SessionState = "login" | "ready" | "closed";
 export interface SessionOptions {
   /** The connection, not yet read. */
   link: Link;
-  /** The server address as the user typed it; shown and used as a key. */
+  /**
+   * The server address as the user typed it; shown, and a key of the
+   * messages shown when the server sends no `instance`.
+   */
   address: string;
   /** The name to log in with. */
   name: string;
@@ -86,10 +89,11 @@ export interface SessionOptions {
   /** Asked whenever the server wants a password. */
   password: PasswordSource;
   /**
-   * Highest `seq` shown so far per server address, account and server
-   * database (`ready.instance`). Share one map between the sessions of a
-   * process so a reconnect shows nothing twice. Default: a map of this
-   * session's own.
+   * Highest `seq` shown so far per server database (`ready.instance`) and
+   * account; per address and account for a server that sends no
+   * `instance`. Share one map between the sessions of a process so a
+   * reconnect, under any address of the same server, shows nothing
+   * twice. Default: a map of this session's own.
    */
   seen?: Map<string, number>;
   /** Default: the runtime's timers. */
@@ -494,11 +498,14 @@ export class Session {
     this.#name = frame.name;
     this.#pingIntervalMs = Math.max(1, frame.pingInterval) * 1000;
     this.#pingTimeoutMs = Math.max(1, frame.pingTimeout) * 1000;
-    // A server without `instance` or `rateLimit` predates them: one
-    // database as far as the client can tell, and no announced limit.
-    this.#seenKey = `${this.address}|${nameKey(frame.name)}|${
-      typeof frame.instance === "string" ? frame.instance : ""
-    }`;
+    // `seq` is unique within a database instance, whatever address
+    // reached it: a second address of the same server must not show its
+    // messages again. A server without `instance` predates it; then the
+    // address is all that tells its databases apart.
+    this.#seenKey = typeof frame.instance === "string"
+      ? `instance:${frame.instance}|${nameKey(frame.name)}`
+      : `address:${this.address}|${nameKey(frame.name)}`;
+    // A server without `rateLimit` announces no limit.
     if (typeof frame.rateLimit === "number" && frame.rateLimit > 0) {
       this.#pacer = sendPacer(
         frame.rateLimit,

@@ -30,6 +30,8 @@ async function setup(
     passwords?: Array<string | null>;
     seen?: Map<string, number>;
     server?: FakeServer;
+    /** The address the user typed; default the server's own. */
+    address?: string;
   } = {},
 ): Promise<Setup> {
   const server = options.server ?? await new FakeServer().start();
@@ -40,7 +42,7 @@ async function setup(
   const link = await server.transport.connect(server.address);
   const session = new Session({
     link,
-    address: server.address,
+    address: options.address ?? server.address,
     name: "alice",
     onEvent: (event) => events.push(event),
     password: (request) => {
@@ -545,6 +547,60 @@ Deno.test("session shows seqs again once the server's database was replaced", as
   server.close();
 });
 
+Deno.test("session does not show a seq again when the same database is reached under another address", async () => {
+  // Through a proxy first, then directly: one server, one `instance`, so
+  // one numbering of the messages.
+  const seen = new Map<string, number>();
+  const server = await new FakeServer().start();
+  const first = await loggedIn({ seen, server, address: "proxy:1" });
+  first.end.send(toAlice(1), toAlice(2));
+  assert.deepEqual(await first.end.next(), { type: "ack", seq: 2 });
+  await disconnect(first);
+
+  // The acks were lost on the way: 1 and 2 are stored again, with 3.
+  const second = await loggedIn({
+    seen,
+    server,
+    readyFields: { stored: 3 },
+  });
+  second.end.send(toAlice(1), toAlice(2), toAlice(3));
+  assert.deepEqual(await second.end.next(), { type: "ack", seq: 3 });
+  assert.deepEqual(shown(second.events), [
+    "1 message arrived while you were away",
+    "m3",
+  ]);
+  await teardown(second);
+  server.close();
+});
+
+Deno.test("session keeps the seqs of servers without an instance apart by address", async () => {
+  // Nothing says two such addresses reach one database: numbers seen at
+  // one must not hide the other's messages.
+  const seen = new Map<string, number>();
+  const server = await new FakeServer().start();
+  const first = await loggedIn({
+    seen,
+    server,
+    address: "old:1",
+    readyFields: { instance: undefined },
+  });
+  first.end.send(toAlice(1));
+  assert.deepEqual(await first.end.next(), { type: "ack", seq: 1 });
+  await disconnect(first);
+
+  const second = await loggedIn({
+    seen,
+    server,
+    address: "old:2",
+    readyFields: { instance: undefined },
+  });
+  second.end.send(toAlice(1));
+  assert.deepEqual(await second.end.next(), { type: "ack", seq: 1 });
+  assert.deepEqual(shown(second.events), ["m1"]);
+  await teardown(second);
+  server.close();
+});
+
 Deno.test("session announces stored messages before the first one shown, counting only new ones", async () => {
   const seen = new Map<string, number>();
   const server = await new FakeServer().start();
@@ -691,7 +747,7 @@ Deno.test("session shows no stored message arriving after its bye, leaving it to
     "m1",
   ]);
   assert.deepEqual(s.end.unread, [], "Expected no ack after the bye");
-  assert.equal(seen.get("chat:1|alice|db-1"), 1);
+  assert.equal(seen.get("instance:db-1|alice"), 1);
   await teardown(s);
 });
 
@@ -757,7 +813,7 @@ Deno.test("session leaving says bye after 5 s without answers to sent messages",
 });
 
 Deno.test("session backlog waits for every stored message announced, duplicates included", async () => {
-  const seen = new Map<string, number>([["chat:1|alice|db-1", 1]]);
+  const seen = new Map<string, number>([["instance:db-1|alice", 1]]);
   const s = await loggedIn({ seen, readyFields: { stored: 3 } });
   let done = false;
   const backlog = s.session.backlog().then(() => done = true);
