@@ -13,6 +13,7 @@
 import * as readline from "node:readline";
 import { Writable } from "node:stream";
 import process from "node:process";
+import { batchTypedText } from "./typing.ts";
 
 /** What a {@linkcode Terminal} reads and where it writes. */
 export interface TerminalOptions {
@@ -150,6 +151,8 @@ export class Terminal {
       this.#signal = () => this.#retakeTerminal();
       Deno.addSignalListener("SIGCONT", this.#signal);
       this.#interceptCtrlD();
+      // Outermost, so a Ctrl-D sees the text typed before it in the line.
+      batchTypedText(this.#rl);
     } else {
       this.#rl = readline.createInterface({
         input: process.stdin,

@@ -401,6 +401,23 @@ Deno.test("a message arriving while the typed line wraps shows above it, the lin
   }
 });
 
+Deno.test("a pasted message of 8,000 characters is sent whole", async () => {
+  // Echoing a paste used to cost the square of its length (20 s for
+  // this one); the bound on the work is in client_typing_test.ts.
+  const s = await start();
+  try {
+    await register(s);
+    const text = "0123456789".repeat(800);
+    await s.pty.type(`@alice ${text}` + ENTER);
+    await s.pty.expect(`alice -> alice: ${text}\n`);
+    await s.pty.expect(`alice: ${text}\n`);
+    await s.pty.type("QUIT" + ENTER);
+    assert.equal((await ending(s.pty)).exit, "exit=0");
+  } finally {
+    await s.done();
+  }
+});
+
 Deno.test("HI while connected says which server it leaves, then logs in anew", async () => {
   const s = await start();
   try {
