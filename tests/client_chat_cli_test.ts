@@ -248,6 +248,39 @@ Deno.test("parley chat --json prints one JSON object per event", async () => {
   ]);
 });
 
+Deno.test("parley chat exits 1 saying a message was not sent when piped input ends in the middle of it", async () => {
+  // It used to be counted as "not accepted", as if the server had refused
+  // it; it never left the client.
+  const listener = await new SocketTransport().listen("127.0.0.1:0");
+  const log: ServerLog = { received: [] };
+  const served = serveOne(listener, log);
+  const result = await chat(
+    ["--name", "alice", "--server", listener.address],
+    "@bob the last line\\\n",
+    { PARLEY_PASSWORD: "pw" },
+  );
+  await served;
+  listener.close();
+  assert.equal(
+    result.stderr,
+    "parley chat: the input ended in the middle of a message (its last line ends in \\); it was not sent\n",
+  );
+  assert.equal(result.code, 1);
+  assert.deepEqual(result.stdout, [
+    `*** connected to ${listener.address} as alice`,
+    "*** 1 message arrived while you were away",
+    "2021/06/04 15:34:30 bob: are you there?",
+    "*** the input ended in the middle of a message (its last line ends in \\); it was not sent",
+    "*** disconnected: goodbye",
+  ]);
+  assert.deepEqual(log.received.map((frame) => frame.type), [
+    "hello",
+    "password",
+    "ack",
+    "bye",
+  ]);
+});
+
 Deno.test("parley chat exits 1 at once on a wrong password without a terminal", async () => {
   const listener = await new SocketTransport().listen("127.0.0.1:0");
   const served = serveOne(listener, { received: [] });
