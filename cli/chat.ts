@@ -90,10 +90,22 @@ function configuredPassword(file?: string): string | undefined {
   return first;
 }
 
-/** Passwords for piped input: the configured one, never asked twice. */
+/**
+ * The server's count of the tries left, as in `Wrong password; 2 more
+ * tries on this connection`: advice for someone who can try again.
+ */
+const TRIES_LEFT = /; \d+ more tr(?:y|ies) on this connection$/;
+
+/**
+ * Passwords for piped input: the configured one, never asked twice. A
+ * refusal ends the login with the server's reason, less the tries left:
+ * the client exits rather than try again.
+ */
 function unattendedPasswords(password?: string): PasswordSource {
   return ({ error }) => {
-    if (error !== undefined) return Promise.resolve(null);
+    if (error !== undefined) {
+      return Promise.reject(new Error(error.replace(TRIES_LEFT, "")));
+    }
     if (password === undefined) {
       return Promise.reject(
         new Error(

@@ -44,7 +44,7 @@ async function serveOne(
           end.send({
             type: "error",
             code: "wrong_password",
-            text: "Wrong password",
+            text: "Wrong password; 2 more tries on this connection",
           });
           break;
         }
@@ -281,7 +281,7 @@ Deno.test("parley chat exits 1 saying a message was not sent when piped input en
   ]);
 });
 
-Deno.test("parley chat exits 1 at once on a wrong password without a terminal", async () => {
+Deno.test("parley chat exits 1 at once on a wrong password without a terminal, without the tries it will not make", async () => {
   const listener = await new SocketTransport().listen("127.0.0.1:0");
   const served = serveOne(listener, { received: [] });
   const result = await chat(
