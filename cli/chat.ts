@@ -254,7 +254,7 @@ async function run(
   };
   terminal.onEmptyCtrlD = () => {
     if (!joiner.cancel()) return false;
-    show(notice("cancelled", "message cancelled"));
+    client.notify(notice("cancelled", "message cancelled"));
     return true;
   };
 
@@ -296,10 +296,10 @@ async function run(
           // No key cancelled it when the input is piped: the script ended
           // too soon (a stray `\` at the end of its last line).
           if (terminal.interactive) {
-            show(notice("cancelled", "message cancelled"));
+            client.notify(notice("cancelled", "message cancelled"));
           } else {
             unfinished = true;
-            show(notice("unfinished", UNFINISHED));
+            client.notify(notice("unfinished", UNFINISHED));
           }
         }
         // Ctrl-D is QUIT; piped input first waits for the server's answers.

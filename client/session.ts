@@ -196,6 +196,18 @@ export class Session {
   #loginResult?: (result: LoginResult) => void;
   #closedResolve!: () => void;
   #whoWaiting = 0;
+  // Requests made (sends and `who`s) and how many of them were answered,
+  // refused or given up on; the server answers them in the order made.
+  #requests = 0;
+  #answers = 0;
+  // A broadcast is answered by its `accepted` and its echo (a `msg` to
+  // all), in either order: the halves that came before the other.
+  #broadcastAccepts = 0;
+  #broadcastEchoes = 0;
+  #broadcastsPending = 0;
+  // Said by the client itself, each once the answers to the requests made
+  // before it have been shown: `at` is the request count then.
+  #deferred: Array<{ at: number; say: () => void }> = [];
   #settledWaiters: Array<() => void> = [];
   #answerWaiters: Array<() => void> = [];
   #nextId = 1;
@@ -270,12 +282,15 @@ export class Session {
     if (this.#state !== "ready") return undefined;
     const size = utf8Length(text);
     if (size > MAX_TEXT_BYTES) {
-      this.#emit(notice(
+      const refusal = notice(
         "text_too_large",
         `message is ${size} bytes; at most ${MAX_TEXT_BYTES} can be sent`,
-      ));
+      );
+      this.afterAnswers(() => this.#emit(refusal));
       return undefined;
     }
+    this.#requests++;
+    if (to === "all") this.#broadcastsPending++;
     const id = String(this.#nextId++);
     const line = JSON.stringify({ type: "send", id, to, text });
     this.#outbox.push({ id, to, text, line, bytes: utf8Length(line) + 1 });
@@ -300,9 +315,26 @@ export class Session {
    */
   who(): boolean {
     if (this.#state !== "ready") return false;
+    this.#requests++;
     this.#whoWaiting++;
     this.#write({ type: "who" });
     return true;
+  }
+
+  /**
+   * Runs `say` once the server's answers to every message and `who` given
+   * so far have been reported (or the session closed), after whatever
+   * waits for earlier ones: what the client says about a line then comes
+   * after what the lines before it led to.
+   *
+   * @param say Reports something; runs at once when nothing is awaited.
+   */
+  afterAnswers(say: () => void): void {
+    if (this.#deferred.length === 0 && this.#answers >= this.#requests) {
+      say();
+      return;
+    }
+    this.#deferred.push({ at: this.#requests, say });
   }
 
   /**
@@ -402,12 +434,23 @@ export class Session {
       } else {
         this.#onReadyFrame(frame);
       }
+      this.#sayDeferred();
     }
     // One ack covers the whole batch, duplicates included: the server
     // resends until it hears one.
     if (ackSeq !== undefined) this.#ack(ackSeq);
     if (this.#state === "ready" && !this.#byeSaid) this.#armPingTimer();
     this.#checkBacklog();
+  }
+
+  /** Says what waited for answers that have now come. */
+  #sayDeferred(): void {
+    while (
+      this.#deferred.length > 0 &&
+      (this.#deferred[0].at <= this.#answers || this.#state === "closed")
+    ) {
+      this.#deferred.shift()!.say();
+    }
   }
 
   #ack(seq: number): void {
@@ -529,6 +572,7 @@ export class Session {
   /** Shows a message unless seen before; returns the seq to ack. */
   #onMsg(frame: MsgFrame): number | undefined {
     if (frame.to.toLowerCase() === "all") {
+      if (nameKey(frame.from) === nameKey(this.#name)) this.#onOwnEcho();
       this.#emit({
         event: "broadcast",
         ts: frame.ts,
@@ -579,6 +623,16 @@ export class Session {
     return frame.seq;
   }
 
+  /** A broadcast of ours came back; it is answered once accepted too. */
+  #onOwnEcho(): void {
+    if (this.#broadcastAccepts > 0) {
+      this.#broadcastAccepts--;
+      this.#answers++;
+    } else if (this.#broadcastEchoes < this.#broadcastsPending) {
+      this.#broadcastEchoes++;
+    }
+  }
+
   #onReadyFrame(frame: ServerFrame): void {
     switch (frame.type) {
       case "accepted":
@@ -588,6 +642,7 @@ export class Session {
         this.#emit({ event: "delivered", id: frame.id, to: frame.to });
         break;
       case "who":
+        if (this.#whoWaiting > 0) this.#answers++;
         this.#whoWaiting = Math.max(0, this.#whoWaiting - 1);
         this.#emit({ event: "who", users: frame.users });
         break;
@@ -614,7 +669,17 @@ export class Session {
     const sent = this.#answered(frame.id);
     if (!sent) return;
     // A broadcast comes back as a msg to all; that is its echo.
-    if (frame.status === "broadcast" || sent.to === "all") return;
+    if (frame.status === "broadcast" || sent.to === "all") {
+      this.#broadcastsPending--;
+      if (this.#broadcastEchoes > 0) {
+        this.#broadcastEchoes--;
+        this.#answers++;
+      } else {
+        this.#broadcastAccepts++;
+      }
+      return;
+    }
+    this.#answers++;
     this.#emit({
       event: "echo",
       id: frame.id,
@@ -628,6 +693,10 @@ export class Session {
 
   #onError(frame: ErrorFrame): void {
     const sent = frame.id === undefined ? undefined : this.#answered(frame.id);
+    if (sent) {
+      this.#answers++;
+      if (sent.to === "all") this.#broadcastsPending--;
+    }
     if (frame.id === undefined || !sent) {
       this.#emit(notice(frame.code, frame.text));
       return;
@@ -670,8 +739,10 @@ export class Session {
     }
     this.#checkFlushed();
     this.#whoWaiting = 0;
+    this.#answers = this.#requests;
     this.#checkSettled();
     this.#checkBacklog();
+    this.#sayDeferred();
     this.#closedResolve();
   }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { ChatEvent } from "../client/events.ts";
+import { type ChatEvent, notice } from "../client/events.ts";
 import {
   type LoginResult,
   MAX_UNANSWERED_BYTES,
@@ -360,6 +360,51 @@ Deno.test("session shows broadcasts once, from the msg and not the accepted", as
     { event: "broadcast", ts: 9, from: "alice", text: "hi all" },
   ]);
   assert.deepEqual(s.end.unread, [], "Expected no ack for a broadcast");
+  await teardown(s);
+});
+
+Deno.test("session says what waits for answers after a broadcast's echo, whichever of its two answers comes first", async () => {
+  const s = await loggedIn();
+  s.events.length = 0;
+  const said = (text: string) => () => s.events.push(notice("help", text));
+  const echo = (text: string) => ({
+    type: "msg",
+    from: "alice",
+    to: "all",
+    ts: 1,
+    text,
+  });
+  s.session.send("all", "one");
+  s.session.afterAnswers(said("after one"));
+  s.session.send("all", "two");
+  s.session.afterAnswers(said("after two"));
+  await s.end.next();
+  await s.end.next();
+  // The echo before the acceptance (as the server sends them), then the
+  // acceptance alone, its echo in a later read.
+  s.end.send(echo("one"), {
+    type: "accepted",
+    id: "1",
+    to: "all",
+    ts: 1,
+    status: "broadcast",
+  });
+  s.end.send({
+    type: "accepted",
+    id: "2",
+    to: "all",
+    ts: 2,
+    status: "broadcast",
+  });
+  await settle();
+  s.end.send(echo("two"));
+  await settle();
+  assert.deepEqual(
+    s.events.map((e) =>
+      e.event === "broadcast" ? e.text : "text" in e && e.text
+    ),
+    ["one", "after one", "two", "after two"],
+  );
   await teardown(s);
 });
 
