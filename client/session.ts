@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { ErrorFrame } from "../protocol/errors.ts";
+import { type ErrorFrame, ProtocolError } from "../protocol/errors.ts";
 import {
   type AcceptedFrame,
   type ClientFrame,
@@ -137,6 +137,23 @@ interface PendingSend {
 }
 
 const LOST = "connection to the server was lost";
+
+/**
+ * Tells the user, not a programmer, about a line from the server that
+ * could not be read: the parser's message is advice for whoever writes a
+ * client (it is what a server answers to one).
+ */
+function unreadable(line: string, error: unknown): string {
+  if (error instanceof ProtocolError && error.code === "unknown_type") {
+    const type = (JSON.parse(line) as { type?: unknown }).type;
+    if (typeof type === "string") {
+      return `the server sent a kind of message this client does not know (${
+        JSON.stringify(type)
+      }), perhaps from a newer parley; it was skipped`;
+    }
+  }
+  return "the server sent something this client cannot read; it was skipped";
+}
 
 /**
  * A chat session over one {@linkcode Link}.
@@ -463,12 +480,7 @@ export class Session {
       try {
         return parseServerFrame(item.line);
       } catch (error) {
-        this.#emit(notice(
-          "bad_server_frame",
-          `the server sent a frame this client cannot read: ${
-            (error as Error).message
-          }`,
-        ));
+        this.#emit(notice("bad_server_frame", unreadable(item.line, error)));
         return undefined;
       }
     }

@@ -14,6 +14,7 @@ import {
   type ServerEnd,
   toAlice,
 } from "./client_fakes.ts";
+import type { MemoryLink } from "../transport/memory.ts";
 
 interface Setup {
   server: FakeServer;
@@ -405,6 +406,36 @@ Deno.test("session says what waits for answers after a broadcast's echo, whichev
     ),
     ["one", "after one", "two", "after two"],
   );
+  await teardown(s);
+});
+
+Deno.test("session tells the user, in the user's terms, about lines from the server it cannot read", async () => {
+  // The parser's words ("send one JSON object per line") are advice for
+  // whoever writes a client, not for the person using this one.
+  const s = await loggedIn();
+  s.events.length = 0;
+  (s.end.link as MemoryLink).sendBytes(
+    new TextEncoder().encode('hello\n[1]\n{"type":"frob"}\n{"a":1}\n'),
+  );
+  await settle();
+  assert.deepEqual(s.events, [
+    notice(
+      "bad_server_frame",
+      "the server sent something this client cannot read; it was skipped",
+    ),
+    notice(
+      "bad_server_frame",
+      "the server sent something this client cannot read; it was skipped",
+    ),
+    notice(
+      "bad_server_frame",
+      'the server sent a kind of message this client does not know ("frob"), perhaps from a newer parley; it was skipped',
+    ),
+    notice(
+      "bad_server_frame",
+      "the server sent something this client cannot read; it was skipped",
+    ),
+  ]);
   await teardown(s);
 });
 
