@@ -134,6 +134,8 @@ interface PendingSend {
   line: string;
   /** Its size in bytes. */
   bytes: number;
+  /** Its number among the session's requests. */
+  request: number;
 }
 
 const LOST = "connection to the server was lost";
@@ -213,15 +215,16 @@ export class Session {
   #loginResult?: (result: LoginResult) => void;
   #closedResolve!: () => void;
   #whoWaiting = 0;
-  // Requests made (sends and `who`s) and how many of them were answered,
-  // refused or given up on; the server answers them in the order made.
+  // Requests (sends and `who`s), numbered as made, and those not answered
+  // yet: not accepted or refused, a broadcast until its echo came too.
   #requests = 0;
-  #answers = 0;
-  // A broadcast is answered by its `accepted` and its echo (a `msg` to
-  // all), in either order: the halves that came before the other.
-  #broadcastAccepts = 0;
-  #broadcastEchoes = 0;
-  #broadcastsPending = 0;
+  readonly #unanswered = new Set<number>();
+  // `who`s in the order asked: answers carry no id, and come in order.
+  readonly #whoRequests: number[] = [];
+  // Broadcasts whose echo (a `msg` to all) has not come, in the order
+  // sent, and those of them already accepted.
+  readonly #echoesDue: number[] = [];
+  readonly #acceptedBeforeEcho = new Set<number>();
   // Said by the client itself, each once the answers to the requests made
   // before it have been shown: `at` is the request count then.
   #deferred: Array<{ at: number; say: () => void }> = [];
@@ -306,11 +309,19 @@ export class Session {
       this.afterAnswers(() => this.#emit(refusal));
       return undefined;
     }
-    this.#requests++;
-    if (to === "all") this.#broadcastsPending++;
+    const request = ++this.#requests;
+    this.#unanswered.add(request);
+    if (to === "all") this.#echoesDue.push(request);
     const id = String(this.#nextId++);
     const line = JSON.stringify({ type: "send", id, to, text });
-    this.#outbox.push({ id, to, text, line, bytes: utf8Length(line) + 1 });
+    this.#outbox.push({
+      id,
+      to,
+      text,
+      line,
+      bytes: utf8Length(line) + 1,
+      request,
+    });
     this.#pump();
     return id;
   }
@@ -332,7 +343,9 @@ export class Session {
    */
   who(): boolean {
     if (this.#state !== "ready") return false;
-    this.#requests++;
+    const request = ++this.#requests;
+    this.#unanswered.add(request);
+    this.#whoRequests.push(request);
     this.#whoWaiting++;
     this.#write({ type: "who" });
     return true;
@@ -347,7 +360,7 @@ export class Session {
    * @param say Reports something; runs at once when nothing is awaited.
    */
   afterAnswers(say: () => void): void {
-    if (this.#deferred.length === 0 && this.#answers >= this.#requests) {
+    if (this.#deferred.length === 0 && this.#answeredUpTo(this.#requests)) {
       say();
       return;
     }
@@ -464,7 +477,7 @@ export class Session {
   #sayDeferred(): void {
     while (
       this.#deferred.length > 0 &&
-      (this.#deferred[0].at <= this.#answers || this.#state === "closed")
+      this.#answeredUpTo(this.#deferred[0].at)
     ) {
       this.#deferred.shift()!.say();
     }
@@ -637,12 +650,19 @@ export class Session {
 
   /** A broadcast of ours came back; it is answered once accepted too. */
   #onOwnEcho(): void {
-    if (this.#broadcastAccepts > 0) {
-      this.#broadcastAccepts--;
-      this.#answers++;
-    } else if (this.#broadcastEchoes < this.#broadcastsPending) {
-      this.#broadcastEchoes++;
+    const request = this.#echoesDue.shift();
+    if (request === undefined) return;
+    if (this.#acceptedBeforeEcho.delete(request)) {
+      this.#unanswered.delete(request);
     }
+  }
+
+  /** Whether every request up to number `request` has been answered. */
+  #answeredUpTo(request: number): boolean {
+    for (const waiting of this.#unanswered) {
+      if (waiting <= request) return false;
+    }
+    return true;
   }
 
   #onReadyFrame(frame: ServerFrame): void {
@@ -654,7 +674,7 @@ export class Session {
         this.#emit({ event: "delivered", id: frame.id, to: frame.to });
         break;
       case "who":
-        if (this.#whoWaiting > 0) this.#answers++;
+        this.#unanswered.delete(this.#whoRequests.shift() ?? 0);
         this.#whoWaiting = Math.max(0, this.#whoWaiting - 1);
         this.#emit({ event: "who", users: frame.users });
         break;
@@ -682,16 +702,14 @@ export class Session {
     if (!sent) return;
     // A broadcast comes back as a msg to all; that is its echo.
     if (frame.status === "broadcast" || sent.to === "all") {
-      this.#broadcastsPending--;
-      if (this.#broadcastEchoes > 0) {
-        this.#broadcastEchoes--;
-        this.#answers++;
+      if (this.#echoesDue.includes(sent.request)) {
+        this.#acceptedBeforeEcho.add(sent.request);
       } else {
-        this.#broadcastAccepts++;
+        this.#unanswered.delete(sent.request);
       }
       return;
     }
-    this.#answers++;
+    this.#unanswered.delete(sent.request);
     this.#emit({
       event: "echo",
       id: frame.id,
@@ -706,8 +724,10 @@ export class Session {
   #onError(frame: ErrorFrame): void {
     const sent = frame.id === undefined ? undefined : this.#answered(frame.id);
     if (sent) {
-      this.#answers++;
-      if (sent.to === "all") this.#broadcastsPending--;
+      // A refused broadcast has no echo to wait for.
+      this.#unanswered.delete(sent.request);
+      const due = this.#echoesDue.indexOf(sent.request);
+      if (due >= 0) this.#echoesDue.splice(due, 1);
     }
     if (frame.id === undefined || !sent) {
       this.#emit(notice(frame.code, frame.text));
@@ -751,7 +771,7 @@ export class Session {
     }
     this.#checkFlushed();
     this.#whoWaiting = 0;
-    this.#answers = this.#requests;
+    this.#unanswered.clear();
     this.#checkSettled();
     this.#checkBacklog();
     this.#sayDeferred();

@@ -439,6 +439,24 @@ Deno.test("session tells the user, in the user's terms, about lines from the ser
   await teardown(s);
 });
 
+Deno.test("session says what waits for answers only once every earlier request is answered, even when a later one overtakes it", async () => {
+  // A `who` answered before the message sent ahead of it must not let a
+  // notice about the line after that message through early.
+  const s = await loggedIn();
+  s.events.length = 0;
+  s.session.send("bob", "first");
+  s.session.afterAnswers(() => s.events.push(notice("help", "after first")));
+  s.session.who();
+  await s.end.next();
+  await s.end.next();
+  s.end.send({ type: "who", users: ["alice"] });
+  await settle();
+  s.end.send({ type: "accepted", id: "1", to: "bob", ts: 1, status: "sent" });
+  await settle();
+  assert.deepEqual(s.events.map((e) => e.event), ["who", "echo", "notice"]);
+  await teardown(s);
+});
+
 Deno.test("session turns a refused send into a notice", async () => {
   const s = await loggedIn();
   s.events.length = 0;
