@@ -36,6 +36,9 @@ const PASSWORD_ENV = "PARLEY_PASSWORD";
 
 const CONTINUATION_PROMPT = "... ";
 
+const UNFINISHED =
+  "the input ended in the middle of a message (its last line ends in \\); it was not sent";
+
 interface ChatFlags {
   name?: string;
   server?: string;
@@ -87,10 +90,22 @@ function configuredPassword(file?: string): string | undefined {
   return first;
 }
 
-/** Passwords for piped input: the configured one, never asked twice. */
+/**
+ * The server's count of the tries left, as in `Wrong password; 2 more
+ * tries on this connection`: advice for someone who can try again.
+ */
+const TRIES_LEFT = /; \d+ more tr(?:y|ies) on this connection$/;
+
+/**
+ * Passwords for piped input: the configured one, never asked twice. A
+ * refusal ends the login with the server's reason, less the tries left:
+ * the client exits rather than try again.
+ */
 function unattendedPasswords(password?: string): PasswordSource {
   return ({ error }) => {
-    if (error !== undefined) return Promise.resolve(null);
+    if (error !== undefined) {
+      return Promise.reject(new Error(error.replace(TRIES_LEFT, "")));
+    }
     if (password === undefined) {
       return Promise.reject(
         new Error(
@@ -161,8 +176,9 @@ async function askName(terminal: Terminal): Promise<string | null> {
  * Runs `parley chat` with the arguments after the subcommand name.
  *
  * @returns The exit status: 0 after QUIT or the end of input, 1 when
- * connecting or logging in failed with piped input, or a piped message
- * was not accepted, 2 for bad flags.
+ * connecting or logging in failed with piped input, a piped message
+ * was not accepted or left unfinished, or a piped line was no command, 2
+ * for bad flags.
  * @throws {UsageExit} For bad flags, `--help` and `--version`.
  */
 export async function main(args: string[]): Promise<number> {
@@ -238,18 +254,20 @@ async function run(
   };
   terminal.onEmptyCtrlD = () => {
     if (!joiner.cancel()) return false;
-    show(notice("cancelled", "message cancelled"));
+    client.notify(notice("cancelled", "message cancelled"));
     return true;
   };
 
   // A script learns from the status whether every message went through;
   // a message the input ended in the middle of never went.
-  let unfinished = 0;
+  let unfinished = false;
   // A line that is no command (a typo) fails the script too.
   const finalStatus = (): number => {
-    const failed = client.unaccepted + unfinished;
+    const failed = client.unaccepted;
     const typos = client.notCommands;
-    if (terminal.interactive || (failed === 0 && typos === 0)) return 0;
+    if (terminal.interactive || (failed === 0 && !unfinished && typos === 0)) {
+      return 0;
+    }
     if (failed > 0) {
       console.error(
         `parley chat: ${failed} ${
@@ -257,6 +275,7 @@ async function run(
         } not accepted`,
       );
     }
+    if (unfinished) console.error(`parley chat: ${UNFINISHED}`);
     if (typos > 0) {
       console.error(
         `parley chat: ${typos} ${
@@ -274,8 +293,14 @@ async function run(
       const line = commands.shift() ?? await terminal.nextLine();
       if (line === null) {
         if (joiner.cancel()) {
-          unfinished++;
-          show(notice("cancelled", "message cancelled"));
+          // No key cancelled it when the input is piped: the script ended
+          // too soon (a stray `\` at the end of its last line).
+          if (terminal.interactive) {
+            client.notify(notice("cancelled", "message cancelled"));
+          } else {
+            unfinished = true;
+            client.notify(notice("unfinished", UNFINISHED));
+          }
         }
         // Ctrl-D is QUIT; piped input first waits for the server's answers.
         if (terminal.interactive) await client.leave();

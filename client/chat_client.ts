@@ -9,7 +9,7 @@
 
 import type { Transport } from "../transport/transport.ts";
 import { type Command, HELP_TEXT } from "./commands.ts";
-import { type EventSink, notice } from "./events.ts";
+import { type ChatEvent, type EventSink, notice } from "./events.ts";
 import { type LoginResult, type PasswordSource, Session } from "./session.ts";
 import type { Timers } from "./timers.ts";
 
@@ -120,7 +120,7 @@ export class ChatClient {
    * session's pacing lets it go (see {@linkcode Session.flushed}).
    */
   async execute(command: Command): Promise<Outcome> {
-    const emit = this.#options.onEvent;
+    const emit = (event: ChatEvent) => this.notify(event);
     switch (command.kind) {
       case "hi": {
         const result = await this.connect(command.address);
@@ -169,9 +169,7 @@ export class ChatClient {
   async connect(address: string): Promise<LoginResult> {
     const options = this.#options;
     if (this.#session) {
-      options.onEvent(
-        notice("leaving", `leaving ${this.#session.address}`),
-      );
+      this.notify(notice("leaving", `leaving ${this.#session.address}`));
       await this.leave();
     }
     let link;
@@ -223,13 +221,24 @@ export class ChatClient {
     };
   }
 
+  /**
+   * Reports something the client says itself about a command, once what
+   * the commands before it led to (the server's answers to the messages
+   * they sent) has been reported, so output follows the order of input.
+   */
+  notify(event: ChatEvent): void {
+    const session = this.#session;
+    if (session) session.afterAnswers(() => this.#options.onEvent(event));
+    else this.#options.onEvent(event);
+  }
+
   /** Says a command needs a connection; once in a row when unattended. */
   #notConnected(): void {
     if (this.#options.unattended) {
       if (this.#saidNotConnected) return;
       this.#saidNotConnected = true;
     }
-    this.#options.onEvent(notice("not_connected", NOT_CONNECTED));
+    this.notify(notice("not_connected", NOT_CONNECTED));
   }
 
   /** Leaves the current server, if any; see {@linkcode Session.leave}. */

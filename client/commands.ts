@@ -1,7 +1,8 @@
 /**
  * The commands a `parley chat` user types, and how lines ending in `\`
  * join into one multi-line input (`\\` at the end keeps one `\` and ends
- * the message).
+ * the message, and so does an empty line; a line of only `\` is an empty
+ * line within it).
  *
  * ```text
  * HI host:port     connect to a server and log in
@@ -45,7 +46,8 @@ export const HELP_TEXT = [
   "QUIT            leave and exit",
   "HELP            show this list",
   "end a line with \\ to continue the message on the next line,",
-  "or with \\\\ to end the message with one \\",
+  "or with \\\\ to end the message with one \\; an empty line ends it",
+  "too, and a line of only \\ puts an empty line in it",
 ].join("\n");
 
 const SUMMARY =
@@ -171,6 +173,8 @@ export function parseCommand(input: string): Command {
  * an odd number of backslashes continues: the last one is removed and a
  * line break joins the lines. An even number ends the input, the final
  * pair becoming one backslash, so `\\` ends a message with a literal `\`.
+ * An empty line after a continued one ends the input and adds nothing to
+ * it; a line of only `\` adds an empty line and continues.
  *
  * @example
  * ```ts
@@ -199,6 +203,11 @@ export class LineJoiner {
    * of `\`, otherwise undefined.
    */
   push(line: string): string | undefined {
+    if (line === "" && this.continuing) {
+      const whole = this.#parts.join("\n");
+      this.#parts = [];
+      return whole;
+    }
     const backslashes = line.length - line.replace(/\\+$/, "").length;
     if (backslashes % 2 === 1) {
       this.#parts.push(line.slice(0, -1));

@@ -123,6 +123,8 @@ export type NoticeCode =
   | "password_mismatch"
   /** A continued message was cancelled with Ctrl-D. */
   | "cancelled"
+  /** Piped input ended in the middle of a continued message: not sent. */
+  | "unfinished"
   /** A sent message the server never confirmed before the link ended. */
   | "unconfirmed"
   /** A message still waiting to be sent (rate limit) when the link ended. */

@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { ErrorFrame } from "../protocol/errors.ts";
+import { type ErrorFrame, ProtocolError } from "../protocol/errors.ts";
 import {
   type AcceptedFrame,
   type ClientFrame,
@@ -77,7 +77,10 @@ type SessionState = "login" | "ready" | "closed";
 export interface SessionOptions {
   /** The connection, not yet read. */
   link: Link;
-  /** The server address as the user typed it; shown and used as a key. */
+  /**
+   * The server address as the user typed it; shown, and a key of the
+   * messages shown when the server sends no `instance`.
+   */
   address: string;
   /** The name to log in with. */
   name: string;
@@ -86,10 +89,11 @@ export interface SessionOptions {
   /** Asked whenever the server wants a password. */
   password: PasswordSource;
   /**
-   * Highest `seq` shown so far per server address, account and server
-   * database (`ready.instance`). Share one map between the sessions of a
-   * process so a reconnect shows nothing twice. Default: a map of this
-   * session's own.
+   * Highest `seq` shown so far per server database (`ready.instance`) and
+   * account; per address and account for a server that sends no
+   * `instance`. Share one map between the sessions of a process so a
+   * reconnect, under any address of the same server, shows nothing
+   * twice. Default: a map of this session's own.
    */
   seen?: Map<string, number>;
   /** Default: the runtime's timers. */
@@ -130,9 +134,28 @@ interface PendingSend {
   line: string;
   /** Its size in bytes. */
   bytes: number;
+  /** Its number among the session's requests. */
+  request: number;
 }
 
 const LOST = "connection to the server was lost";
+
+/**
+ * Tells the user, not a programmer, about a line from the server that
+ * could not be read: the parser's message is advice for whoever writes a
+ * client (it is what a server answers to one).
+ */
+function unreadable(line: string, error: unknown): string {
+  if (error instanceof ProtocolError && error.code === "unknown_type") {
+    const type = (JSON.parse(line) as { type?: unknown }).type;
+    if (typeof type === "string") {
+      return `the server sent a kind of message this client does not know (${
+        JSON.stringify(type)
+      }), perhaps from a newer parley; it was skipped`;
+    }
+  }
+  return "the server sent something this client cannot read; it was skipped";
+}
 
 /**
  * A chat session over one {@linkcode Link}.
@@ -192,6 +215,19 @@ export class Session {
   #loginResult?: (result: LoginResult) => void;
   #closedResolve!: () => void;
   #whoWaiting = 0;
+  // Requests (sends and `who`s), numbered as made, and those not answered
+  // yet: not accepted or refused, a broadcast until its echo came too.
+  #requests = 0;
+  readonly #unanswered = new Set<number>();
+  // `who`s in the order asked: answers carry no id, and come in order.
+  readonly #whoRequests: number[] = [];
+  // Broadcasts whose echo (a `msg` to all) has not come, in the order
+  // sent, and those of them already accepted.
+  readonly #echoesDue: number[] = [];
+  readonly #acceptedBeforeEcho = new Set<number>();
+  // Said by the client itself, each once the answers to the requests made
+  // before it have been shown: `at` is the request count then.
+  #deferred: Array<{ at: number; say: () => void }> = [];
   #settledWaiters: Array<() => void> = [];
   #answerWaiters: Array<() => void> = [];
   #nextId = 1;
@@ -266,15 +302,26 @@ export class Session {
     if (this.#state !== "ready") return undefined;
     const size = utf8Length(text);
     if (size > MAX_TEXT_BYTES) {
-      this.#emit(notice(
+      const refusal = notice(
         "text_too_large",
         `message is ${size} bytes; at most ${MAX_TEXT_BYTES} can be sent`,
-      ));
+      );
+      this.afterAnswers(() => this.#emit(refusal));
       return undefined;
     }
+    const request = ++this.#requests;
+    this.#unanswered.add(request);
+    if (to === "all") this.#echoesDue.push(request);
     const id = String(this.#nextId++);
     const line = JSON.stringify({ type: "send", id, to, text });
-    this.#outbox.push({ id, to, text, line, bytes: utf8Length(line) + 1 });
+    this.#outbox.push({
+      id,
+      to,
+      text,
+      line,
+      bytes: utf8Length(line) + 1,
+      request,
+    });
     this.#pump();
     return id;
   }
@@ -296,9 +343,28 @@ export class Session {
    */
   who(): boolean {
     if (this.#state !== "ready") return false;
+    const request = ++this.#requests;
+    this.#unanswered.add(request);
+    this.#whoRequests.push(request);
     this.#whoWaiting++;
     this.#write({ type: "who" });
     return true;
+  }
+
+  /**
+   * Runs `say` once the server's answers to every message and `who` given
+   * so far have been reported (or the session closed), after whatever
+   * waits for earlier ones: what the client says about a line then comes
+   * after what the lines before it led to.
+   *
+   * @param say Reports something; runs at once when nothing is awaited.
+   */
+  afterAnswers(say: () => void): void {
+    if (this.#deferred.length === 0 && this.#answeredUpTo(this.#requests)) {
+      say();
+      return;
+    }
+    this.#deferred.push({ at: this.#requests, say });
   }
 
   /**
@@ -398,12 +464,23 @@ export class Session {
       } else {
         this.#onReadyFrame(frame);
       }
+      this.#sayDeferred();
     }
     // One ack covers the whole batch, duplicates included: the server
     // resends until it hears one.
     if (ackSeq !== undefined) this.#ack(ackSeq);
     if (this.#state === "ready" && !this.#byeSaid) this.#armPingTimer();
     this.#checkBacklog();
+  }
+
+  /** Says what waited for answers that have now come. */
+  #sayDeferred(): void {
+    while (
+      this.#deferred.length > 0 &&
+      this.#answeredUpTo(this.#deferred[0].at)
+    ) {
+      this.#deferred.shift()!.say();
+    }
   }
 
   #ack(seq: number): void {
@@ -416,12 +493,7 @@ export class Session {
       try {
         return parseServerFrame(item.line);
       } catch (error) {
-        this.#emit(notice(
-          "bad_server_frame",
-          `the server sent a frame this client cannot read: ${
-            (error as Error).message
-          }`,
-        ));
+        this.#emit(notice("bad_server_frame", unreadable(item.line, error)));
         return undefined;
       }
     }
@@ -494,11 +566,14 @@ export class Session {
     this.#name = frame.name;
     this.#pingIntervalMs = Math.max(1, frame.pingInterval) * 1000;
     this.#pingTimeoutMs = Math.max(1, frame.pingTimeout) * 1000;
-    // A server without `instance` or `rateLimit` predates them: one
-    // database as far as the client can tell, and no announced limit.
-    this.#seenKey = `${this.address}|${nameKey(frame.name)}|${
-      typeof frame.instance === "string" ? frame.instance : ""
-    }`;
+    // `seq` is unique within a database instance, whatever address
+    // reached it: a second address of the same server must not show its
+    // messages again. A server without `instance` predates it; then the
+    // address is all that tells its databases apart.
+    this.#seenKey = typeof frame.instance === "string"
+      ? `instance:${frame.instance}|${nameKey(frame.name)}`
+      : `address:${this.address}|${nameKey(frame.name)}`;
+    // A server without `rateLimit` announces no limit.
     if (typeof frame.rateLimit === "number" && frame.rateLimit > 0) {
       this.#pacer = sendPacer(
         frame.rateLimit,
@@ -522,6 +597,7 @@ export class Session {
   /** Shows a message unless seen before; returns the seq to ack. */
   #onMsg(frame: MsgFrame): number | undefined {
     if (frame.to.toLowerCase() === "all") {
+      if (nameKey(frame.from) === nameKey(this.#name)) this.#onOwnEcho();
       this.#emit({
         event: "broadcast",
         ts: frame.ts,
@@ -572,6 +648,23 @@ export class Session {
     return frame.seq;
   }
 
+  /** A broadcast of ours came back; it is answered once accepted too. */
+  #onOwnEcho(): void {
+    const request = this.#echoesDue.shift();
+    if (request === undefined) return;
+    if (this.#acceptedBeforeEcho.delete(request)) {
+      this.#unanswered.delete(request);
+    }
+  }
+
+  /** Whether every request up to number `request` has been answered. */
+  #answeredUpTo(request: number): boolean {
+    for (const waiting of this.#unanswered) {
+      if (waiting <= request) return false;
+    }
+    return true;
+  }
+
   #onReadyFrame(frame: ServerFrame): void {
     switch (frame.type) {
       case "accepted":
@@ -581,6 +674,7 @@ export class Session {
         this.#emit({ event: "delivered", id: frame.id, to: frame.to });
         break;
       case "who":
+        this.#unanswered.delete(this.#whoRequests.shift() ?? 0);
         this.#whoWaiting = Math.max(0, this.#whoWaiting - 1);
         this.#emit({ event: "who", users: frame.users });
         break;
@@ -607,7 +701,15 @@ export class Session {
     const sent = this.#answered(frame.id);
     if (!sent) return;
     // A broadcast comes back as a msg to all; that is its echo.
-    if (frame.status === "broadcast" || sent.to === "all") return;
+    if (frame.status === "broadcast" || sent.to === "all") {
+      if (this.#echoesDue.includes(sent.request)) {
+        this.#acceptedBeforeEcho.add(sent.request);
+      } else {
+        this.#unanswered.delete(sent.request);
+      }
+      return;
+    }
+    this.#unanswered.delete(sent.request);
     this.#emit({
       event: "echo",
       id: frame.id,
@@ -621,6 +723,12 @@ export class Session {
 
   #onError(frame: ErrorFrame): void {
     const sent = frame.id === undefined ? undefined : this.#answered(frame.id);
+    if (sent) {
+      // A refused broadcast has no echo to wait for.
+      this.#unanswered.delete(sent.request);
+      const due = this.#echoesDue.indexOf(sent.request);
+      if (due >= 0) this.#echoesDue.splice(due, 1);
+    }
     if (frame.id === undefined || !sent) {
       this.#emit(notice(frame.code, frame.text));
       return;
@@ -663,8 +771,10 @@ export class Session {
     }
     this.#checkFlushed();
     this.#whoWaiting = 0;
+    this.#unanswered.clear();
     this.#checkSettled();
     this.#checkBacklog();
+    this.#sayDeferred();
     this.#closedResolve();
   }
 

@@ -13,6 +13,7 @@
 import * as readline from "node:readline";
 import { Writable } from "node:stream";
 import process from "node:process";
+import { batchTypedText } from "./typing.ts";
 
 /** What a {@linkcode Terminal} reads and where it writes. */
 export interface TerminalOptions {
@@ -25,6 +26,13 @@ export type LineOrEnd = string | null;
 
 const encoder = new TextEncoder();
 const HISTORY_SIZE = 200;
+
+/**
+ * Ctrl-D at an empty line typed ahead, queued among the lines: what it
+ * does depends on the lines before it (the last may have begun a
+ * continued message), so it is decided when its turn comes.
+ */
+const EMPTY_CTRL_D = Symbol("Ctrl-D at an empty line");
 
 /** Writes all of `text` to stdout before returning. */
 function writeStdout(text: string): void {
@@ -92,8 +100,9 @@ export class Terminal {
   /** True when reading a terminal. */
   readonly interactive: boolean;
   /**
-   * Called on Ctrl-D at an empty line. Return true to keep going (the
-   * key is then ignored); false ends input as at end of file.
+   * Called on Ctrl-D at an empty line, once every line typed before it
+   * has been read. Return true to keep going (the key is then ignored);
+   * false ends input as at end of file.
    */
   onEmptyCtrlD: () => boolean = () => false;
   /** Called on Ctrl-C (terminal) or SIGINT. */
@@ -101,7 +110,8 @@ export class Terminal {
 
   readonly #rl: readline.Interface;
   readonly #output?: MutableOutput;
-  readonly #lines: string[] = [];
+  // Typed ahead and not read yet, in the order typed.
+  readonly #lines: Array<string | typeof EMPTY_CTRL_D> = [];
   #waiter?: (line: LineOrEnd) => void;
   #ended = false;
   #prompt = "";
@@ -141,6 +151,8 @@ export class Terminal {
       this.#signal = () => this.#retakeTerminal();
       Deno.addSignalListener("SIGCONT", this.#signal);
       this.#interceptCtrlD();
+      // Outermost, so a Ctrl-D sees the text typed before it in the line.
+      batchTypedText(this.#rl);
     } else {
       this.#rl = readline.createInterface({
         input: process.stdin,
@@ -170,7 +182,11 @@ export class Terminal {
    */
   nextLine(): Promise<LineOrEnd> {
     if (this.#holding) this.#release();
-    const ready = this.#lines.shift();
+    let ready = this.#lines.shift();
+    while (ready === EMPTY_CTRL_D) {
+      if (!this.onEmptyCtrlD()) return Promise.resolve(this.#endByCtrlD());
+      ready = this.#lines.shift();
+    }
     if (ready !== undefined) {
       // Typed ahead, unseen: show it after its prompt, as if typed now.
       if (this.interactive) {
@@ -385,7 +401,8 @@ export class Terminal {
 
   /**
    * Readline closes on Ctrl-D at an empty line; let `onEmptyCtrlD` keep
-   * it open (to cancel a continued message instead).
+   * it open (to cancel a continued message instead). Typed ahead of a
+   * line not read yet, the key waits its turn among the lines.
    */
   #interceptCtrlD(): void {
     const rl = this.#rl as unknown as ReadlineInternals;
@@ -393,9 +410,24 @@ export class Terminal {
     if (typeof original !== "function") return;
     rl._ttyWrite = (s, key) => {
       if (key?.ctrl && key.name === "d" && rl.line === "") {
+        // No one waiting for a line: one typed before is still unread.
+        if (!this.#waiter) {
+          this.#lines.push(EMPTY_CTRL_D);
+          return;
+        }
         if (this.onEmptyCtrlD()) return;
       }
       original.call(rl, s, key);
     };
+  }
+
+  /**
+   * A queued Ctrl-D ends input, as it would have when typed at its
+   * prompt: what was typed after it goes unread.
+   */
+  #endByCtrlD(): null {
+    this.#lines.length = 0;
+    this.#rl.close();
+    return null;
   }
 }

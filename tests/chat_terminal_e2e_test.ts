@@ -153,6 +153,47 @@ Deno.test("Ctrl-D on a continuation line cancels the message and goes on", async
   }
 });
 
+Deno.test("Ctrl-D typed ahead right after a continued line cancels the message and does not quit", async () => {
+  // Pasted or typed fast, the key arrives before the client has read the
+  // line it follows: it must still count as typed on the continuation.
+  const s = await start();
+  try {
+    await register(s);
+    await s.pty.type("@alice first part\\" + ENTER + CTRL_D);
+    await s.pty.expect("*** message cancelled\n");
+    await s.pty.expect(`${s.server.address}|alice > `);
+    await s.pty.type("@alice next" + ENTER);
+    await s.pty.expect(/alice: next\n/);
+    await s.pty.type("QUIT" + ENTER);
+    const end = await ending(s.pty);
+    assert.equal(end.exit, "exit=0");
+    assert.equal(end.echo, "echo");
+    assert.equal(s.pty.screen.match(/alice -> alice: /g)?.length, 1);
+    assert.equal(s.pty.screen.match(/disconnected/g)?.length, 1);
+  } finally {
+    await s.done();
+  }
+});
+
+Deno.test("Ctrl-D typed ahead at an empty prompt still quits, once the command before it ran", async () => {
+  const s = await start();
+  try {
+    await register(s);
+    await s.pty.type("WHO" + ENTER + CTRL_D);
+    const end = await ending(s.pty);
+    assert.deepEqual(end.before.slice(-3), [
+      `${s.server.address}|alice > WHO`,
+      "*** online: alice",
+      "*** disconnected: goodbye",
+    ]);
+    assert.equal(end.exit, "exit=0");
+    assert.equal(end.echo, "echo");
+    await saidBye(s.server);
+  } finally {
+    await s.done();
+  }
+});
+
 Deno.test("Ctrl-C exits 0 with bye when connected, echo on", async () => {
   const s = await start();
   try {
@@ -355,6 +396,23 @@ Deno.test("a message arriving while the typed line wraps shows above it, the lin
       row: at + 1 + Math.floor(cursorAt / cols),
       col: cursorAt % cols,
     });
+  } finally {
+    await s.done();
+  }
+});
+
+Deno.test("a pasted message of 8,000 characters is sent whole", async () => {
+  // Echoing a paste used to cost the square of its length (20 s for
+  // this one); the bound on the work is in client_typing_test.ts.
+  const s = await start();
+  try {
+    await register(s);
+    const text = "0123456789".repeat(800);
+    await s.pty.type(`@alice ${text}` + ENTER);
+    await s.pty.expect(`alice -> alice: ${text}\n`);
+    await s.pty.expect(`alice: ${text}\n`);
+    await s.pty.type("QUIT" + ENTER);
+    assert.equal((await ending(s.pty)).exit, "exit=0");
   } finally {
     await s.done();
   }

@@ -44,7 +44,7 @@ async function serveOne(
           end.send({
             type: "error",
             code: "wrong_password",
-            text: "Wrong password",
+            text: "Wrong password; 2 more tries on this connection",
           });
           break;
         }
@@ -248,7 +248,86 @@ Deno.test("parley chat --json prints one JSON object per event", async () => {
   ]);
 });
 
-Deno.test("parley chat exits 1 at once on a wrong password without a terminal", async () => {
+Deno.test("parley chat prints what each piped line leads to in the order of the lines", async () => {
+  // The client's own notices (a typo, a message without text, one too
+  // long) used to come out before the server's answers to earlier lines.
+  const listener = await new SocketTransport().listen("127.0.0.1:0");
+  const served = serveOne(listener, { received: [] });
+  const result = await chat(
+    ["--name", "alice", "--server", listener.address],
+    [
+      "@dan a",
+      "@all hey",
+      "WHOO",
+      "@carol",
+      "who",
+      "@zed yo",
+      `@dan ${"x".repeat(9_000)}`,
+      "@dan b",
+      "@dan unfinished\\",
+    ].join("\n"),
+    { PARLEY_PASSWORD: "pw" },
+  );
+  await served;
+  listener.close();
+  assert.deepEqual(result.stdout, [
+    `*** connected to ${listener.address} as alice`,
+    "*** 1 message arrived while you were away",
+    "2021/06/04 15:34:30 bob: are you there?",
+    "2021/06/04 15:35:31 alice -> dan: a",
+    "2021/06/04 15:35:32 broadcast from alice: hey",
+    '*** unknown command "WHOO"; type @name text, @all text, HI host:port, WHO, BYE, QUIT or HELP',
+    '*** expected a message after "@carol", found nothing',
+    "*** online: alice, bob",
+    `*** not sent to zed ("yo"): no such user: zed`,
+    "*** message is 9000 bytes; at most 8192 can be sent",
+    "2021/06/04 15:35:34 alice -> dan: b",
+    "*** the input ended in the middle of a message (its last line ends in \\); it was not sent",
+    "*** disconnected: goodbye",
+  ]);
+  assert.equal(
+    result.stderr,
+    "parley chat: 2 messages were not accepted\n" +
+      "parley chat: the input ended in the middle of a message (its last line ends in \\); it was not sent\n" +
+      "parley chat: 2 lines were not commands\n",
+  );
+  assert.equal(result.code, 1);
+});
+
+Deno.test("parley chat exits 1 saying a message was not sent when piped input ends in the middle of it", async () => {
+  // It used to be counted as "not accepted", as if the server had refused
+  // it; it never left the client.
+  const listener = await new SocketTransport().listen("127.0.0.1:0");
+  const log: ServerLog = { received: [] };
+  const served = serveOne(listener, log);
+  const result = await chat(
+    ["--name", "alice", "--server", listener.address],
+    "@bob the last line\\\n",
+    { PARLEY_PASSWORD: "pw" },
+  );
+  await served;
+  listener.close();
+  assert.equal(
+    result.stderr,
+    "parley chat: the input ended in the middle of a message (its last line ends in \\); it was not sent\n",
+  );
+  assert.equal(result.code, 1);
+  assert.deepEqual(result.stdout, [
+    `*** connected to ${listener.address} as alice`,
+    "*** 1 message arrived while you were away",
+    "2021/06/04 15:34:30 bob: are you there?",
+    "*** the input ended in the middle of a message (its last line ends in \\); it was not sent",
+    "*** disconnected: goodbye",
+  ]);
+  assert.deepEqual(log.received.map((frame) => frame.type), [
+    "hello",
+    "password",
+    "ack",
+    "bye",
+  ]);
+});
+
+Deno.test("parley chat exits 1 at once on a wrong password without a terminal, without the tries it will not make", async () => {
   const listener = await new SocketTransport().listen("127.0.0.1:0");
   const served = serveOne(listener, { received: [] });
   const result = await chat(

@@ -80,6 +80,20 @@ Deno.test("LineJoiner ends a message on a line ending in two backslashes, keepin
   assert.equal(joiner.push("b\\\\\\\\"), "@bob a\\\\\nb\\\\\\");
 });
 
+Deno.test("LineJoiner ends a message on an empty continuation line without adding a line break", () => {
+  // The empty line only ends the message; it used to end up in the text.
+  const joiner = new LineJoiner();
+  assert.equal(joiner.push("@bob two\\"), undefined);
+  assert.equal(joiner.push(""), "@bob two");
+  assert.equal(joiner.continuing, false);
+  // A line of only a backslash is how an empty line gets into a message.
+  assert.equal(joiner.push("@bob one\\"), undefined);
+  assert.equal(joiner.push("\\"), undefined);
+  assert.equal(joiner.push("three"), "@bob one\n\nthree");
+  // Outside a message an empty line stays an empty input.
+  assert.equal(joiner.push(""), "");
+});
+
 Deno.test("parseCommand() refuses HI to port 0 naming the ports that work", () => {
   assert.deepEqual(parseCommand("HI 127.0.0.1:0"), {
     kind: "invalid",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { ChatEvent } from "../client/events.ts";
+import { type ChatEvent, notice } from "../client/events.ts";
 import {
   type LoginResult,
   MAX_UNANSWERED_BYTES,
@@ -14,6 +14,7 @@ import {
   type ServerEnd,
   toAlice,
 } from "./client_fakes.ts";
+import type { MemoryLink } from "../transport/memory.ts";
 
 interface Setup {
   server: FakeServer;
@@ -30,6 +31,8 @@ async function setup(
     passwords?: Array<string | null>;
     seen?: Map<string, number>;
     server?: FakeServer;
+    /** The address the user typed; default the server's own. */
+    address?: string;
   } = {},
 ): Promise<Setup> {
   const server = options.server ?? await new FakeServer().start();
@@ -40,7 +43,7 @@ async function setup(
   const link = await server.transport.connect(server.address);
   const session = new Session({
     link,
-    address: server.address,
+    address: options.address ?? server.address,
     name: "alice",
     onEvent: (event) => events.push(event),
     password: (request) => {
@@ -361,6 +364,99 @@ Deno.test("session shows broadcasts once, from the msg and not the accepted", as
   await teardown(s);
 });
 
+Deno.test("session says what waits for answers after a broadcast's echo, whichever of its two answers comes first", async () => {
+  const s = await loggedIn();
+  s.events.length = 0;
+  const said = (text: string) => () => s.events.push(notice("help", text));
+  const echo = (text: string) => ({
+    type: "msg",
+    from: "alice",
+    to: "all",
+    ts: 1,
+    text,
+  });
+  s.session.send("all", "one");
+  s.session.afterAnswers(said("after one"));
+  s.session.send("all", "two");
+  s.session.afterAnswers(said("after two"));
+  await s.end.next();
+  await s.end.next();
+  // The echo before the acceptance (as the server sends them), then the
+  // acceptance alone, its echo in a later read.
+  s.end.send(echo("one"), {
+    type: "accepted",
+    id: "1",
+    to: "all",
+    ts: 1,
+    status: "broadcast",
+  });
+  s.end.send({
+    type: "accepted",
+    id: "2",
+    to: "all",
+    ts: 2,
+    status: "broadcast",
+  });
+  await settle();
+  s.end.send(echo("two"));
+  await settle();
+  assert.deepEqual(
+    s.events.map((e) =>
+      e.event === "broadcast" ? e.text : "text" in e && e.text
+    ),
+    ["one", "after one", "two", "after two"],
+  );
+  await teardown(s);
+});
+
+Deno.test("session tells the user, in the user's terms, about lines from the server it cannot read", async () => {
+  // The parser's words ("send one JSON object per line") are advice for
+  // whoever writes a client, not for the person using this one.
+  const s = await loggedIn();
+  s.events.length = 0;
+  (s.end.link as MemoryLink).sendBytes(
+    new TextEncoder().encode('hello\n[1]\n{"type":"frob"}\n{"a":1}\n'),
+  );
+  await settle();
+  assert.deepEqual(s.events, [
+    notice(
+      "bad_server_frame",
+      "the server sent something this client cannot read; it was skipped",
+    ),
+    notice(
+      "bad_server_frame",
+      "the server sent something this client cannot read; it was skipped",
+    ),
+    notice(
+      "bad_server_frame",
+      'the server sent a kind of message this client does not know ("frob"), perhaps from a newer parley; it was skipped',
+    ),
+    notice(
+      "bad_server_frame",
+      "the server sent something this client cannot read; it was skipped",
+    ),
+  ]);
+  await teardown(s);
+});
+
+Deno.test("session says what waits for answers only once every earlier request is answered, even when a later one overtakes it", async () => {
+  // A `who` answered before the message sent ahead of it must not let a
+  // notice about the line after that message through early.
+  const s = await loggedIn();
+  s.events.length = 0;
+  s.session.send("bob", "first");
+  s.session.afterAnswers(() => s.events.push(notice("help", "after first")));
+  s.session.who();
+  await s.end.next();
+  await s.end.next();
+  s.end.send({ type: "who", users: ["alice"] });
+  await settle();
+  s.end.send({ type: "accepted", id: "1", to: "bob", ts: 1, status: "sent" });
+  await settle();
+  assert.deepEqual(s.events.map((e) => e.event), ["who", "echo", "notice"]);
+  await teardown(s);
+});
+
 Deno.test("session turns a refused send into a notice", async () => {
   const s = await loggedIn();
   s.events.length = 0;
@@ -545,6 +641,60 @@ Deno.test("session shows seqs again once the server's database was replaced", as
   server.close();
 });
 
+Deno.test("session does not show a seq again when the same database is reached under another address", async () => {
+  // Through a proxy first, then directly: one server, one `instance`, so
+  // one numbering of the messages.
+  const seen = new Map<string, number>();
+  const server = await new FakeServer().start();
+  const first = await loggedIn({ seen, server, address: "proxy:1" });
+  first.end.send(toAlice(1), toAlice(2));
+  assert.deepEqual(await first.end.next(), { type: "ack", seq: 2 });
+  await disconnect(first);
+
+  // The acks were lost on the way: 1 and 2 are stored again, with 3.
+  const second = await loggedIn({
+    seen,
+    server,
+    readyFields: { stored: 3 },
+  });
+  second.end.send(toAlice(1), toAlice(2), toAlice(3));
+  assert.deepEqual(await second.end.next(), { type: "ack", seq: 3 });
+  assert.deepEqual(shown(second.events), [
+    "1 message arrived while you were away",
+    "m3",
+  ]);
+  await teardown(second);
+  server.close();
+});
+
+Deno.test("session keeps the seqs of servers without an instance apart by address", async () => {
+  // Nothing says two such addresses reach one database: numbers seen at
+  // one must not hide the other's messages.
+  const seen = new Map<string, number>();
+  const server = await new FakeServer().start();
+  const first = await loggedIn({
+    seen,
+    server,
+    address: "old:1",
+    readyFields: { instance: undefined },
+  });
+  first.end.send(toAlice(1));
+  assert.deepEqual(await first.end.next(), { type: "ack", seq: 1 });
+  await disconnect(first);
+
+  const second = await loggedIn({
+    seen,
+    server,
+    address: "old:2",
+    readyFields: { instance: undefined },
+  });
+  second.end.send(toAlice(1));
+  assert.deepEqual(await second.end.next(), { type: "ack", seq: 1 });
+  assert.deepEqual(shown(second.events), ["m1"]);
+  await teardown(second);
+  server.close();
+});
+
 Deno.test("session announces stored messages before the first one shown, counting only new ones", async () => {
   const seen = new Map<string, number>();
   const server = await new FakeServer().start();
@@ -691,7 +841,7 @@ Deno.test("session shows no stored message arriving after its bye, leaving it to
     "m1",
   ]);
   assert.deepEqual(s.end.unread, [], "Expected no ack after the bye");
-  assert.equal(seen.get("chat:1|alice|db-1"), 1);
+  assert.equal(seen.get("instance:db-1|alice"), 1);
   await teardown(s);
 });
 
@@ -757,7 +907,7 @@ Deno.test("session leaving says bye after 5 s without answers to sent messages",
 });
 
 Deno.test("session backlog waits for every stored message announced, duplicates included", async () => {
-  const seen = new Map<string, number>([["chat:1|alice|db-1", 1]]);
+  const seen = new Map<string, number>([["instance:db-1|alice", 1]]);
   const s = await loggedIn({ seen, readyFields: { stored: 3 } });
   let done = false;
   const backlog = s.session.backlog().then(() => done = true);
