@@ -102,13 +102,22 @@ function netlogSink(path: string): Sink & Disposable {
  * A stream onto stderr that stays open when the sink is disposed: closing
  * `Deno.stderr.writable` would close stderr itself, and the error line
  * printed after logging stops would crash with `BadResource`.
+ *
+ * Once a write fails (stderr piped to a reader that quit: `BrokenPipe`)
+ * the log lines are dropped: a failed write would reject the sink's
+ * stream, and the rejection would end the server and every connection
+ * with it, over output nobody reads any more.
  */
 function stderrStream(): WritableStream<Uint8Array> {
+  let broken = false;
   return new WritableStream({
     async write(chunk) {
-      let offset = 0;
-      while (offset < chunk.length) {
-        offset += await Deno.stderr.write(chunk.subarray(offset));
+      try {
+        for (let offset = 0; !broken && offset < chunk.length;) {
+          offset += await Deno.stderr.write(chunk.subarray(offset));
+        }
+      } catch {
+        broken = true;
       }
     },
   });
