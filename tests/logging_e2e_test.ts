@@ -15,6 +15,21 @@ Deno.test("json logs carry the message as text and the values as properties", as
   });
 });
 
+Deno.test("json logs give a new actor's transition from null, as debug --watch --json does", async () => {
+  await withServer(
+    ["--log-format", "json", "--log-level", "debug"],
+    async ({ server, connect }) => {
+      await connect();
+      const line = await server.stderr.waitFor('"to":"unregistered"');
+      const record = JSON.parse(line);
+      assert.equal(record.logger, "parley.actor");
+      assert.equal(record.message, "conn-1 (new) → unregistered (connected)");
+      assert.equal(record.properties.from, null);
+      assert.equal(record.properties.actor, "conn-1");
+    },
+  );
+});
+
 Deno.test("a server whose stderr reader went away keeps serving", async () => {
   // A log line written to a closed pipe used to end the server with status
   // 1, dropping every client, and with no word on where it could be read.
