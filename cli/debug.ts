@@ -23,6 +23,7 @@ import { AdminClient, AdminUnreachable } from "./admin_client.ts";
 import { EXIT_USAGE, newCommand, parseArgs, UsageExit } from "./args.ts";
 import {
   formatActor,
+  formatKicked,
   formatStatus,
   formatTransition,
   formatUsers,
@@ -180,9 +181,7 @@ function print(reply: AdminReply, json: boolean): number {
       console.log(formatUsers(reply.users));
       break;
     case "kicked":
-      console.log(
-        `Kicked ${reply.user ?? "-"} (${reply.id}): ${reply.text}`,
-      );
+      console.log(formatKicked(reply));
       break;
     default:
       console.log(JSON.stringify(reply));

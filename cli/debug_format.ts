@@ -7,12 +7,15 @@
 
 import type {
   ActorReply,
+  AdminReply,
   ConnectionView,
   StatusReply,
   TransitionEvent,
   UserView,
 } from "../server/admin_protocol.ts";
 import type { Transition } from "../server/inspector.ts";
+
+type KickedReply = Extract<AdminReply, { type: "kicked" }>;
 
 /**
  * A duration for people: `850ms`, `3.2s`, `2m05s`, `1h02m`, `3d04h`.
@@ -125,6 +128,27 @@ export function formatTransition(t: TransitionEvent): string {
   return `${clock(t.at)} ${t.actor} ${t.user ?? "-"} ${
     t.from ?? "(new)"
   } → ${t.to} (${t.cause})`;
+}
+
+/**
+ * What `kick` did: `Kicked alice (conn-7): go home`, or for a connection
+ * that had not logged in, `Kicked conn-7 (not logged in): go home`.
+ *
+ * @example
+ * ```ts
+ * import { formatKicked } from "./debug_format.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(
+ *   formatKicked({ type: "kicked", id: "conn-17", user: null, text: "bye" }),
+ *   "Kicked conn-17 (not logged in): bye",
+ * );
+ * ```
+ */
+export function formatKicked(kicked: KickedReply): string {
+  return kicked.user === null
+    ? `Kicked ${kicked.id} (not logged in): ${kicked.text}`
+    : `Kicked ${kicked.user} (${kicked.id}): ${kicked.text}`;
 }
 
 function transitionRow(t: Transition): string[] {

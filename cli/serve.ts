@@ -4,7 +4,9 @@
  * @module
  */
 
+import { lookup } from "node:dns/promises";
 import { InvalidArgumentError, Option } from "commander";
+import { spellOutControls } from "../protocol/controls.ts";
 import { DatabaseError } from "../store/database.ts";
 import { defaultConfig, type ServeConfig } from "../server/config.ts";
 import { setupLogging, stopLogging } from "../server/logging.ts";
@@ -227,9 +229,36 @@ async function readToken(file: string): Promise<string> {
   return token;
 }
 
+/**
+ * Checks that `--host` is an address or a name that resolves, as a bad
+ * flag: found only when listening, a typo would look like a fault of the
+ * machine, and the database would have been opened for nothing.
+ *
+ * @throws {UsageExit} Status 2, naming the flag, when it does not resolve.
+ */
+async function checkHost(host: string): Promise<void> {
+  let reason = host === "" ? "nothing" : null;
+  try {
+    if (reason === null) await lookup(host);
+  } catch (error) {
+    reason = (error as { code?: string }).code === "ENOTFOUND"
+      ? "no address for it"
+      : (error as Error).message;
+  }
+  if (reason !== null) {
+    throw new UsageExit(
+      EXIT_USAGE,
+      spellOutControls(
+        `parley serve: option '--host <host>' argument '${host}' is invalid. expected an IP address or a name that resolves, found ${reason} (see --help)`,
+      ),
+    );
+  }
+}
+
 /** Runs `parley serve`; resolves with the exit status. */
 export async function main(args: string[]): Promise<number> {
   const config = parseServeArgs(args);
+  await checkHost(config.host);
   if (config.netlog !== null) {
     try {
       (await Deno.open(config.netlog, { append: true, create: true })).close();

@@ -339,12 +339,40 @@ export function parseClientFrame(line: string): ClientFrame {
     default:
       throw new ProtocolError(
         "unknown_type",
-        `Unknown frame type ${
-          clip(JSON.stringify(obj.type))
+        `Unknown frame type ${clip(JSON.stringify(obj.type))}${
+          ADMIN_TYPES.has(obj.type as string)
+            ? " (this is parley's chat port, not its admin port)"
+            : ""
         }; expected hello, password, send, ack, who, ping, pong or bye`,
       );
   }
 }
+
+/** The types of frame a client sends on the chat port. */
+export const CLIENT_TYPES: ReadonlySet<string> = new Set([
+  "hello",
+  "password",
+  "send",
+  "ack",
+  "who",
+  "ping",
+  "pong",
+  "bye",
+]);
+
+/**
+ * The requests of the admin protocol (server/admin_protocol.ts): a chat
+ * port that gets one was most likely given to `parley debug --admin`, and
+ * says so rather than leave its user to puzzle over a list of chat frames.
+ */
+const ADMIN_TYPES: ReadonlySet<string> = new Set([
+  "auth",
+  "status",
+  "show",
+  "users",
+  "kick",
+  "watch",
+]);
 
 const SERVER_TYPES = new Set([
   "auth",

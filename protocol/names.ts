@@ -169,8 +169,8 @@ export function nameKey(name: string): string {
 /**
  * Checks a requested name and returns its display form and key.
  *
- * @throws {ProtocolError} `bad_name` when it breaks {@linkcode NAME_RULE},
- * `name_confusable` when it mixes scripts, `name_reserved` for `all`.
+ * @throws {ProtocolError} `bad_name` when it breaks {@linkcode NAME_RULE}
+ * (mixing scripts included), `name_reserved` for `all`.
  *
  * @example
  * ```ts
@@ -239,12 +239,14 @@ export function checkName(requested: string): Name {
     const script = SCRIPTS.find(([, re]) => re.test(char))?.[0] ?? "Other";
     scripts.add(script);
   }
+  // A rule of the name itself, like the characters above: `name_confusable`
+  // is kept for a name that looks like a registered one, and names it.
   if (scripts.size > 1) {
     throw new ProtocolError(
-      "name_confusable",
-      `Name mixes letters from ${
+      "bad_name",
+      `${NAME_RULE}; found letters from ${
         [...scripts].join(" and ")
-      } scripts, which can look like another name; use one script`,
+      } scripts in ${quoted(requested)}`,
     );
   }
   const key = nameKey(display);

@@ -16,6 +16,7 @@
  * - `--cpu-prof DIR`: write a V8 CPU profile of each server into DIR
  * - `--steady-rate N`: messages per second of `relay-steady`, `steady` and
  *   `storm` (default 10,000), to find the load a latency target holds at
+ * - `--netlog`: every parley server also writes a netlog, to see its cost
  *
  * @module
  */
@@ -110,6 +111,8 @@ interface Options {
   cpuProf: string | null;
   /** Messages per second of `steady` and `storm`; null for the default. */
   steadyRate: number | null;
+  /** Whether parley servers write a netlog (into their temporary folder). */
+  netlog: boolean;
 }
 
 function command(core: number, options: Options, args: string[]) {
@@ -151,6 +154,7 @@ class ServerUnderTest {
         "0",
         "--register-limit",
         "1000000",
+        ...options.netlog ? ["--netlog", join(this.#dir, "net.log")] : [],
         ...flags,
       ]
       : ["run", "-A", ...prof, RELAY];
@@ -495,6 +499,7 @@ if (import.meta.main) {
       scenario: { type: "string", multiple: true },
       "cpu-prof": { type: "string" },
       "steady-rate": { type: "string" },
+      netlog: { type: "boolean", default: false },
     },
     allowNegative: false,
   });
@@ -503,6 +508,7 @@ if (import.meta.main) {
     pin: values.pin,
     cpuProf: values["cpu-prof"] ?? null,
     steadyRate: null,
+    netlog: values.netlog,
   };
   if (values["steady-rate"] !== undefined) {
     const rate = Number(values["steady-rate"]);

@@ -15,6 +15,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { getLogger } from "@logtape/logtape";
 import type { AnyActorRef } from "xstate";
 import type { ConnectionContext } from "../actors/connection.ts";
+import { CLIENT_TYPES } from "../protocol/frames.ts";
 import { nameKey } from "../protocol/names.ts";
 import { SocketTransport } from "../transport/socket.ts";
 import type { Link, Listener, Transport } from "../transport/transport.ts";
@@ -123,6 +124,12 @@ export async function startAdmin(
   };
 }
 
+/**
+ * Said when a chat frame arrives: a chat client given the admin address
+ * learns where it is, not only that it lacks a token.
+ */
+const NOT_CHAT = "This is parley's admin port, not its chat port";
+
 /** Serves one admin client until it goes away. */
 function serve(
   server: Server,
@@ -169,7 +176,9 @@ function serve(
       if (request.type !== "auth") {
         return refuse(
           "unauthorized",
-          'Send {"type":"auth","token":…} first',
+          CLIENT_TYPES.has(request.type)
+            ? `${NOT_CHAT}; send {"type":"auth","token":…} first`
+            : 'Send {"type":"auth","token":…} first',
         );
       }
       const given = digest(String(request.token ?? ""));
@@ -215,6 +224,10 @@ function serve(
             "bad_request",
             `Unknown request type ${
               JSON.stringify((request as { type: unknown }).type)
+            }${
+              CLIENT_TYPES.has((request as { type: string }).type)
+                ? ` (${NOT_CHAT.toLowerCase()})`
+                : ""
             }; expected status, show, users, kick or watch`,
           );
       }

@@ -11,7 +11,9 @@
  * in the answers to the sender. A broadcast is ready at once and a private
  * message once stored, so each waits for the session's earlier ones; and a
  * recipient gets its private messages in the order they were stored, as
- * their `seq` numbers grow.
+ * their `seq` numbers grow. Every other frame that gets an answer (`who`,
+ * `ping`, a refused frame) takes its turn among the sends too, so a `who`
+ * never overtakes the answer to a `send` still being stored.
  *
  * The hub does not know sockets or actors: it writes frames and kicks
  * connections through {@linkcode HubPorts}.
@@ -92,10 +94,13 @@ export interface Session {
   chain: Promise<void> | null;
   /** Messages being stored, not yet answered. */
   storing: Set<Promise<void>> | null;
-  /** `send` frames numbered so far, and how many of them have gone out. */
+  /**
+   * Frames that get an answer (`send`, `who`, `ping`, refusals), numbered
+   * so far, and how many of their answers have gone out.
+   */
   sends: number;
   released: number;
-  /** What later sends led to, by number, waiting for the earlier ones. */
+  /** What later frames led to, by number, waiting for the earlier ones. */
   waiting: Map<number, () => void> | null;
   /** Limits the rate of `send` frames; null when unlimited. */
   bucket: TokenBucket | null;
@@ -181,6 +186,9 @@ export class Hub {
     this.#names.set(key, name);
     this.#byKey.set(key, session);
     this.#byConn.set(connId, session);
+    // `ready` is the session's first answer: what the client sends once it
+    // is online waits behind it while the mailbox opens.
+    const ready = session.sends++;
     let opened;
     try {
       opened = await this.#mailboxes.open(key);
@@ -190,14 +198,15 @@ export class Hub {
       return;
     }
     if (session.closed) return;
-    this.#ports.write(connId, {
-      type: "ready",
-      v: PROTOCOL_VERSION,
-      name,
-      ...this.#ports.ready,
-      stored: opened.messages.length,
-      expired: opened.expired,
-    });
+    this.#release(session, ready, () =>
+      this.#ports.write(connId, {
+        type: "ready",
+        v: PROTOCOL_VERSION,
+        name,
+        ...this.#ports.ready,
+        stored: opened.messages.length,
+        expired: opened.expired,
+      }));
     await this.#replay(session, opened.messages);
   }
 
@@ -279,20 +288,30 @@ export class Hub {
           this.#ack(session, frame.seq);
           break;
         case "who":
-          this.#ports.write(connId, {
+          this.#answer(session, {
             type: "who",
             users: [...this.#byKey.values()].map((s) => s.name).sort(),
           });
           break;
         case "ping":
-          this.#ports.write(connId, { type: "pong" });
+          this.#answer(session, { type: "pong" });
           break;
         case "pong":
           break;
         default:
-          this.#ports.write(connId, refusalOf(frame, "after login"));
+          this.#answer(session, refusalOf(frame, "after login"));
       }
     }
+  }
+
+  /**
+   * Answers a frame that needs nothing but an answer, in its turn: after
+   * the answers to the session's earlier sends, which may still be stored.
+   */
+  #answer(session: Session, frame: ServerFrame): void {
+    this.#release(session, session.sends++, () => {
+      if (!session.closed) this.#ports.write(session.connId, frame);
+    });
   }
 
   #send(session: Session, frame: SendFrame): void {
@@ -333,9 +352,9 @@ export class Hub {
   }
 
   /**
-   * Sends out what the session's send number `n` led to, once everything
-   * the session sent before it has gone out, then whatever was waiting for
-   * it in turn.
+   * Sends out what the session's frame number `n` led to, once everything
+   * the session sent before it has been answered, then whatever was waiting
+   * for it in turn.
    */
   #release(session: Session, n: number, out: () => void): void {
     if (n !== session.released) {

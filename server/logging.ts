@@ -11,6 +11,7 @@
 
 import {
   configure,
+  getLogger,
   getStreamSink,
   getTextFormatter,
   type LoggerConfig,
@@ -18,7 +19,16 @@ import {
   reset,
   type Sink,
 } from "@logtape/logtape";
-import { getFileSink } from "@logtape/file";
+
+/**
+ * Longest a netlog line waits in memory before it is written: short enough
+ * that `tail -f` shows a frame at once and a killed server loses at most
+ * this much, long enough that a busy server writes once per batch.
+ */
+const NETLOG_FLUSH_MS = 50;
+
+/** Netlog bytes gathered before they are written without waiting. */
+const NETLOG_MAX_PENDING = 64 * 1024;
 
 /** Logging settings. */
 export interface LoggingOptions {
@@ -28,24 +38,101 @@ export interface LoggingOptions {
   netlog: string | null;
 }
 
-/** One netlog line: time, direction, connection, remote, user, frame. */
-function netlogLine(record: LogRecord): string {
-  const p = record.properties as Record<string, string>;
-  const time = new Date(record.timestamp).toISOString();
-  return `${time} ${p.dir} ${p.conn} ${p.remote} ${p.user ?? "-"} ${p.frame}\n`;
+/**
+ * Formats netlog lines: time, direction, connection, remote, user, frame.
+ * A busy server logs many frames in one millisecond, and formatting the
+ * time was the costliest part of a line: it is formatted once per
+ * millisecond.
+ */
+function netlogFormatter(): (record: LogRecord) => string {
+  let at = -1;
+  let time = "";
+  return (record) => {
+    const p = record.properties as Record<string, string>;
+    if (record.timestamp !== at) {
+      at = record.timestamp;
+      time = new Date(at).toISOString();
+    }
+    return `${time} ${p.dir} ${p.conn} ${p.remote} ${
+      p.user ?? "-"
+    } ${p.frame}\n`;
+  };
+}
+
+/**
+ * The netlog file. Lines are gathered for at most
+ * {@linkcode NETLOG_FLUSH_MS} and written together, whether or not more
+ * follow: the file sink of `@logtape/file` writes a buffered line only when
+ * a later one arrives, so the last frames of a quiet server stayed in
+ * memory, and were lost with it. Lines are written, not synced: once
+ * written they outlive the process; only a crash of the machine can lose
+ * them, which is acceptable for a debugging aid.
+ *
+ * A write that fails (disk full) is reported once on stderr and ends the
+ * netlog; the server goes on.
+ */
+function netlogSink(path: string): Sink & Disposable {
+  const file = Deno.openSync(path, { append: true, create: true });
+  const encoder = new TextEncoder();
+  const netlogLine = netlogFormatter();
+  let pending: string[] = [];
+  let pendingBytes = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let failed = false;
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    const bytes = encoder.encode(pending.join(""));
+    pending = [];
+    pendingBytes = 0;
+    if (failed) return;
+    try {
+      for (let offset = 0; offset < bytes.length;) {
+        offset += file.writeSync(bytes.subarray(offset));
+      }
+    } catch (error) {
+      failed = true;
+      getLogger(["parley", "net"]).error(
+        "Cannot write the netlog {path}, it stops here: {error}",
+        { path, error },
+      );
+    }
+  };
+  const sink = (record: LogRecord) => {
+    const line = netlogLine(record);
+    pending.push(line);
+    pendingBytes += line.length;
+    if (pendingBytes >= NETLOG_MAX_PENDING) flush();
+    else timer ??= setTimeout(flush, NETLOG_FLUSH_MS);
+  };
+  return Object.assign(sink, {
+    [Symbol.dispose]() {
+      flush();
+      file.close();
+    },
+  });
 }
 
 /**
  * A stream onto stderr that stays open when the sink is disposed: closing
  * `Deno.stderr.writable` would close stderr itself, and the error line
  * printed after logging stops would crash with `BadResource`.
+ *
+ * Once a write fails (stderr piped to a reader that quit: `BrokenPipe`)
+ * the log lines are dropped: a failed write would reject the sink's
+ * stream, and the rejection would end the server and every connection
+ * with it, over output nobody reads any more.
  */
 function stderrStream(): WritableStream<Uint8Array> {
+  let broken = false;
   return new WritableStream({
     async write(chunk) {
-      let offset = 0;
-      while (offset < chunk.length) {
-        offset += await Deno.stderr.write(chunk.subarray(offset));
+      try {
+        for (let offset = 0; !broken && offset < chunk.length;) {
+          offset += await Deno.stderr.write(chunk.subarray(offset));
+        }
+      } catch {
+        broken = true;
       }
     },
   });
@@ -98,10 +185,7 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
     },
   ];
   if (options.netlog) {
-    sinks.netlog = getFileSink(options.netlog, {
-      formatter: netlogLine,
-      lazy: true,
-    });
+    sinks.netlog = netlogSink(options.netlog);
     loggers.push({
       category: ["parley", "netlog"],
       sinks: ["netlog"],

@@ -436,11 +436,13 @@ export async function startServer(
     now,
   });
   if (actorLog.isEnabledFor("debug")) {
+    // The properties are the transition as `parley debug --watch --json`
+    // has it (`from` null for a new actor), the text as `--watch` shows it.
     inspector.watch((t) =>
-      actorLog.debug("{actor} {from} → {to} ({cause})", {
-        ...t,
-        from: t.from ?? "new",
-      })
+      actorLog.debug(
+        `{actor} ${t.from ?? "(new)"} → {to} ({cause})`,
+        { ...t },
+      )
     );
   }
   const extra = options.inspect;

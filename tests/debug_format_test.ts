@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatActor } from "../cli/debug_format.ts";
+import { formatActor, formatKicked } from "../cli/debug_format.ts";
 
 Deno.test("formatActor() says how long a closed actor has been closed", () => {
   const closedAt = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -19,5 +19,17 @@ Deno.test("formatActor() says how long a closed actor has been closed", () => {
   assert.match(
     text.split("\n")[0],
     /^conn-3 \(connection, done\): closed for 11(\.0)? ?s, ended at /,
+  );
+});
+
+Deno.test("formatKicked() names the connection when nobody had logged in on it", () => {
+  // It used to print "Kicked - (conn-17)", a dash where the user goes.
+  assert.equal(
+    formatKicked({ type: "kicked", id: "conn-17", user: null, text: "bye" }),
+    "Kicked conn-17 (not logged in): bye",
+  );
+  assert.equal(
+    formatKicked({ type: "kicked", id: "conn-3", user: "alice", text: "go" }),
+    "Kicked alice (conn-3): go",
   );
 });

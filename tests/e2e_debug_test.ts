@@ -191,6 +191,50 @@ Deno.test("debug over TCP is refused without the right token", async () => {
   }
 });
 
+Deno.test("the chat and admin ports each say so to the other protocol's client", async () => {
+  // Each used to answer with its own protocol's refusal (an unknown frame
+  // type, a missing token), leaving the user to guess the port was wrong.
+  const [dir, cleanup] = await tempDir();
+  const token = `${dir}/token`;
+  await Deno.writeTextFile(token, "correct-horse-battery-staple\n");
+  const server = await ServerProcess.start(dir, [
+    "--admin",
+    "127.0.0.1:0",
+    "--admin-token-file",
+    token,
+  ]);
+  let raw: RawClient | undefined;
+  try {
+    const line = await server.stdout.waitFor(/parley debug on 127\.0\.0\.1:/);
+    const admin = line.slice(line.lastIndexOf(" ") + 1);
+
+    assert.deepEqual(
+      await debug("--admin", server.address, "--token-file", token),
+      {
+        code: 1,
+        stdout: [],
+        stderr: [
+          `parley debug: ${server.address} refused access: Unknown frame type "auth" (this is parley's chat port, not its admin port); expected hello, password, send, ack, who, ping, pong or bye`,
+        ],
+      },
+    );
+
+    raw = await RawClient.connect(Number(admin.split(":")[1]));
+    await raw.send({ type: "hello", v: 1, name: "alice" });
+    assert.deepEqual(await raw.waitFor("error"), {
+      type: "error",
+      code: "unauthorized",
+      text:
+        `This is parley's admin port, not its chat port; send {"type":"auth","token":…} first`,
+    });
+    await raw.waitClosed();
+  } finally {
+    await raw?.end();
+    await server.stop();
+    await cleanup();
+  }
+});
+
 Deno.test("debug says in one line that no server runs on a database", async () => {
   const [dir, cleanup] = await tempDir();
   try {

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { chat, ServerProcess } from "./support/processes.ts";
 import { isTimed, tempDir, untimed } from "./support/output.ts";
+import { RawClient } from "./support/raw_client.ts";
 
 Deno.test("alice, bob and tom chat privately and to everyone, then leave", async () => {
   const [dir, cleanup] = await tempDir();
@@ -198,6 +199,44 @@ Deno.test("the netlog has every frame and no password", async () => {
     assert.ok(frames.includes(type), `no ${type} frame in the netlog`);
   }
   assert.ok(log.includes('{"type":"password","password":"***"}'));
+});
+
+Deno.test("the netlog has a frame within a moment, with no traffic after it", async () => {
+  // Long lines used to wait in a buffer until more frames came: a netlog
+  // under `tail -f` lagged by whole sessions, and a killed server lost them.
+  const [dir, cleanup] = await tempDir();
+  const netlog = `${dir}/net.log`;
+  const server = await ServerProcess.start(dir, ["--netlog", netlog]);
+  const zoe = await RawClient.connect(server.port);
+  try {
+    assert.equal((await zoe.login("zoe", "pw")).type, "ready");
+    const text = "long ".repeat(60);
+    await zoe.send({ type: "send", id: "1", to: "zoe", text });
+    await zoe.next("msg", 0);
+    const deadline = Date.now() + 1_000;
+    let log = "";
+    while (!log.includes(`"type":"msg"`) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      log = await Deno.readTextFile(netlog);
+    }
+    const types = log.trimEnd().split("\n").map((l) =>
+      `${l.split(" ")[1]} ${JSON.parse(l.slice(l.indexOf("{"))).type}`
+    );
+    assert.deepEqual(types, [
+      "in hello",
+      "out auth",
+      "in password",
+      "out ready",
+      "in send",
+      "out accepted",
+      "out msg",
+    ]);
+  } finally {
+    zoe.close();
+    await zoe.closed;
+    await server.stop();
+    await cleanup();
+  }
 });
 
 Deno.test("logging in again takes over and the old client is told why", async () => {

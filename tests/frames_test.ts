@@ -83,6 +83,14 @@ Deno.test("an unknown frame type is refused with unknown_type and a short quote"
   assert.equal(refusalOf('{"type":"toString"}').code, "unknown_type");
 });
 
+Deno.test("an admin request on the chat port is refused naming the port", () => {
+  assert.deepEqual(refusalOf('{"type":"auth","token":"t"}'), {
+    code: "unknown_type",
+    text:
+      `Unknown frame type "auth" (this is parley's chat port, not its admin port); expected hello, password, send, ack, who, ping, pong or bye`,
+  });
+});
+
 Deno.test("deeply nested JSON is refused without a crash", () => {
   const deep = "[".repeat(30_000) + "]".repeat(30_000);
   assert.equal(refusalOf(deep).code, "bad_frame");

@@ -217,6 +217,48 @@ Deno.test("hub answers refusals and offline messages in the order sent", async (
   await f.close();
 });
 
+Deno.test("hub answers who, ping and refused frames in their turn among sends", async () => {
+  // The send to offline bob waits for a slow commit; the who, the ping and
+  // the refusals sent after it must not be answered before it.
+  const f = await startHub({ committer: (kv) => new SlowCommitter(kv) });
+  await f.hub.enter("c1", "alice", "alice");
+  f.written.length = 0;
+  f.hub.handle("c1", [
+    send("1", "bob", "offline"),
+    { type: "who" },
+    { type: "ping" },
+    { type: "ack", seq: 0 },
+    send("2", "zed", "never registered"),
+    { type: "pong" },
+    {
+      type: "invalid",
+      code: "unknown_type",
+      text: 'Unknown frame type "frob"',
+    },
+  ]);
+  await f.hub.settle("c1", 1_000);
+  assert.deepEqual(f.framesTo("c1"), [
+    { type: "accepted", id: "1", to: "bob", ts: 1_000, status: "stored" },
+    { type: "who", users: ["alice"] },
+    { type: "pong" },
+    { type: "error", id: "2", code: "no_such_user", text: "no such user: zed" },
+    { type: "error", code: "unknown_type", text: 'Unknown frame type "frob"' },
+  ]);
+  await f.close();
+});
+
+Deno.test("hub answers a who sent while the mailbox opens after ready", async () => {
+  const f = await startHub();
+  const entering = f.hub.enter("c1", "alice", "alice");
+  f.hub.handle("c1", [{ type: "who" }]);
+  await entering;
+  assert.deepEqual(
+    f.framesTo("c1").map((x) => x.type),
+    ["ready", "who"],
+  );
+  await f.close();
+});
+
 Deno.test("hub pushes a recipient's messages in seq order while a sender's earlier message is still being stored", async () => {
   // bob's chunk is queued before dave's, so it commits first; alice's
   // message to bob then waits for her earlier one to dave, and carol's

@@ -31,6 +31,28 @@ Deno.test("serve on a port in use prints one line and exits 1", async () => {
   }
 });
 
+Deno.test("serve with a host that does not resolve names the flag and exits 2", async () => {
+  // It used to open the database, fail to listen and exit 1 with the
+  // resolver's words, as if the machine were at fault.
+  const dir = await Deno.makeTempDir();
+  try {
+    const server = new ParleyProcess(
+      ["serve", "--port", "0", "--db", `${dir}/p.db`, "--host", "999.1.1.1"],
+      {},
+      false,
+    );
+    const status = await server.exit();
+    assert.equal(status.code, 2);
+    assert.deepEqual(server.stdout.lines, []);
+    assert.deepEqual(server.stderr.lines, [
+      "parley serve: option '--host <host>' argument '999.1.1.1' is invalid. expected an IP address or a name that resolves, found no address for it (see --help)",
+    ]);
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("serve with a database path it cannot create prints one line and exits 1", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/file`, "not a folder");
