@@ -13,9 +13,14 @@ const SALT = new Uint8Array(16).fill(7);
 function workerNiceValues(): number[] {
   const values: number[] = [];
   for (const task of Deno.readDirSync(`/proc/${Deno.pid}/task`)) {
-    const stat = Deno.readTextFileSync(
-      `/proc/${Deno.pid}/task/${task.name}/stat`,
-    );
+    let stat;
+    try {
+      stat = Deno.readTextFileSync(`/proc/${Deno.pid}/task/${task.name}/stat`);
+    } catch (error) {
+      // A thread of the runtime's pools may end between list and read.
+      if (error instanceof Deno.errors.NotFound) continue;
+      throw error;
+    }
     const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
     // After the name come stat's fields from the 3rd (state); nice is 19th.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
