@@ -11,7 +11,7 @@ import { DatabaseError } from "../store/database.ts";
 import { defaultConfig, type ServeConfig } from "../server/config.ts";
 import { setupLogging, stopLogging } from "../server/logging.ts";
 import { type Admin, startAdmin } from "../server/admin.ts";
-import { adminSocketPath } from "../server/admin_socket.ts";
+import { adminSocketPath, refuseIfAnswered } from "../server/admin_socket.ts";
 import { startServer } from "../server/server.ts";
 import { parseAddress } from "../transport/socket.ts";
 import {
@@ -286,7 +286,21 @@ export async function main(args: string[]): Promise<number> {
       return EXIT_USAGE;
     }
   }
+  const socketPath = adminSocketPath(config.db);
   let server;
+  try {
+    // A server of an older parley does not lock the database file, but it
+    // answers on the admin socket: ask before the database is touched.
+    if (socketPath !== null) await refuseIfAnswered(socketPath);
+  } catch (error) {
+    await stopLogging();
+    console.error(
+      `parley serve: cannot offer parley debug on ${socketPath}: ${
+        (error as Error).message
+      }`,
+    );
+    return 1;
+  }
   try {
     server = await startServer(config);
   } catch (error) {
@@ -315,7 +329,6 @@ export async function main(args: string[]): Promise<number> {
     return 1;
   }
   let admin: Admin;
-  const socketPath = adminSocketPath(config.db);
   try {
     admin = await startAdmin(server, { socketPath, tcp: config.admin, token });
   } catch (error) {

@@ -119,14 +119,25 @@ async function removeStale(path: string): Promise<void> {
       `Expected ${path} to be the admin socket, found another kind of file; move it away`,
     );
   }
-  try {
-    const conn = await Deno.connect({ transport: "unix", path });
-    conn.close();
-    throw new Deno.errors.AddrInUse(
-      `Another server answers on ${path}; stop it or use another --db`,
-    );
-  } catch (error) {
-    if (error instanceof Deno.errors.AddrInUse) throw error;
-  }
+  await refuseIfAnswered(path);
   await Deno.remove(path);
+}
+
+/**
+ * Checks that no server answers on the admin socket `path`. A server that
+ * does, of this parley or an older one, owns the database next to it.
+ *
+ * @throws {Deno.errors.AddrInUse} When another server answers on `path`.
+ */
+export async function refuseIfAnswered(path: string): Promise<void> {
+  let conn: Deno.Conn;
+  try {
+    conn = await Deno.connect({ transport: "unix", path });
+  } catch {
+    return; // no socket, or nobody behind it
+  }
+  conn.close();
+  throw new Deno.errors.AddrInUse(
+    `Another server answers on ${path}; stop it or use another --db`,
+  );
 }

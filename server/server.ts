@@ -24,7 +24,11 @@ import { ProtocolError } from "../protocol/errors.ts";
 import { MAX_FRAME_BYTES, readClientFrame } from "../protocol/frames.ts";
 import { lookalikeRefusal } from "../protocol/names.ts";
 import { Accounts } from "../store/accounts.ts";
-import { databaseInstance, openDatabase } from "../store/database.ts";
+import {
+  claimDatabase,
+  databaseInstance,
+  openDatabase,
+} from "../store/database.ts";
 import { GroupCommitter } from "../store/group_commit.ts";
 import { Mailboxes } from "../store/mailboxes.ts";
 import { HashQueue } from "../store/hash_queue.ts";
@@ -111,15 +115,25 @@ export async function startServer(
   config: ServeConfig,
   options: ServerOptions = {},
 ): Promise<Server> {
-  const kv = await openDatabase(config.db);
+  // The file first, then the port, then the database: a server that
+  // cannot start leaves a database another server may be using as it was.
+  const claim = await claimDatabase(config.db);
   let listener: Listener;
+  let kv: Deno.Kv;
   try {
     const transport = options.transport ??
       new SocketTransport({ maxQueuedBytes: config.maxQueuedBytes });
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
     listener = await transport.listen(`${host}:${config.port}`);
   } catch (error) {
-    kv.close();
+    claim?.close();
+    throw error;
+  }
+  try {
+    kv = await openDatabase(config.db);
+  } catch (error) {
+    listener.close();
+    claim?.close();
     throw error;
   }
   const committer = new GroupCommitter(kv);
@@ -512,6 +526,7 @@ export async function startServer(
       supervisor.stop();
       hashThreads.close();
       kv.close();
+      claim?.close();
     },
   };
 }

@@ -64,18 +64,7 @@ export async function databaseInstance(kv: Deno.Kv): Promise<string> {
  * not a KV database, or it was written by a newer parley.
  */
 export async function openDatabase(path: string): Promise<Deno.Kv> {
-  if (path !== ":memory:") {
-    try {
-      await Deno.mkdir(dirname(path), { recursive: true });
-    } catch (error) {
-      throw new DatabaseError(
-        `Cannot create the database folder ${dirname(path)}: ${
-          (error as Error).message
-        }`,
-        { cause: error },
-      );
-    }
-  }
+  if (path !== ":memory:") await makeFolder(path);
   let kv: Deno.Kv;
   try {
     kv = await Deno.openKv(path);
@@ -155,4 +144,49 @@ async function moveChunks(kv: Deno.Kv): Promise<void> {
     bytes += size;
   }
   if (moves > 0) await atomic.commit();
+}
+
+/**
+ * Claims the database file for this process, before anything reads or
+ * writes it: an exclusive lock on the file itself, so a second server finds
+ * it under any name, a symbolic or a hard link included. A server that then
+ * fails to start (its port taken, say) has changed nothing in the file.
+ *
+ * @returns The locked file, to close after the database; null for
+ * `:memory:`.
+ * @throws {DatabaseError} When another process holds the lock, or the
+ * file cannot be opened.
+ */
+export async function claimDatabase(path: string): Promise<Deno.FsFile | null> {
+  if (path === ":memory:") return null;
+  await makeFolder(path);
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true, write: true, create: true });
+  } catch (error) {
+    throw new DatabaseError(
+      `Cannot open the database ${path}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  if (!(await file.tryLock(true))) {
+    file.close();
+    throw new DatabaseError(
+      `Database ${path} is in use by another parley server; stop it or use another --db`,
+    );
+  }
+  return file;
+}
+
+async function makeFolder(path: string): Promise<void> {
+  try {
+    await Deno.mkdir(dirname(path), { recursive: true });
+  } catch (error) {
+    throw new DatabaseError(
+      `Cannot create the database folder ${dirname(path)}: ${
+        (error as Error).message
+      }`,
+      { cause: error },
+    );
+  }
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ParleyProcess } from "./support/processes.ts";
+import { adminSocketPath } from "../server/admin_socket.ts";
+import { ParleyProcess, ServerProcess } from "./support/processes.ts";
 
 /** Runs `serve` expecting it to refuse to start; returns its stderr. */
 async function failedStart(...args: string[]): Promise<string[]> {
@@ -8,7 +9,11 @@ async function failedStart(...args: string[]): Promise<string[]> {
     {},
     false,
   );
+  // A server that starts after all is stopped, so the test fails instead of
+  // waiting for it forever.
+  const timer = setTimeout(() => server.kill("SIGKILL"), 20_000);
   const status = await server.exit();
+  clearTimeout(timer);
   assert.equal(status.code, 1, server.stderr.lines.join("\n"));
   assert.deepEqual(server.stdout.lines, []);
   return server.stderr.lines;
@@ -103,6 +108,93 @@ Deno.test("serve with a database of a newer schema prints one line and exits 1",
       `parley serve: Database ${dir}/parley.db has schema version 99, this parley reads version 3; use a newer parley`,
     ]);
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A schema 2 database holding one stored message for bob, as parley 2 left it. */
+async function schema2Database(path: string): Promise<void> {
+  const kv = await Deno.openKv(path);
+  await kv.set(["schema"], 2);
+  await kv.set(["mailbox", "bob"], { next: 2, first: 1, expiredUnread: 0 });
+  await kv.set(["message", "bob", 1], [{
+    seq: 1,
+    from: "alice",
+    fromKey: "alice",
+    to: "bob",
+    ts: 5,
+    text: "hi",
+    id: "1",
+  }]);
+  kv.close();
+}
+
+/** The schema and the keys of stored messages, as they are on disk. */
+async function onDisk(path: string): Promise<[unknown, Deno.KvKey[]]> {
+  const kv = await Deno.openKv(path);
+  try {
+    const keys = [];
+    for (const prefix of ["message", "chunk"]) {
+      for await (const { key } of kv.list({ prefix: [prefix] })) keys.push(key);
+    }
+    return [(await kv.get(["schema"])).value, keys];
+  } finally {
+    kv.close();
+  }
+}
+
+Deno.test("serve that cannot start leaves an older database as it was", async () => {
+  // Another program on the port: the older database must not be upgraded
+  // under a server of an older parley that may be using it.
+  const dir = await Deno.makeTempDir();
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    await schema2Database(`${dir}/parley.db`);
+    const { port } = taken.addr;
+    assert.deepEqual(
+      await failedStart("--port", String(port), "--db", `${dir}/parley.db`),
+      [
+        `parley serve: 127.0.0.1:${port} is already in use; stop the other server or choose another --port`,
+      ],
+    );
+    assert.deepEqual(await onDisk(`${dir}/parley.db`), [2, [[
+      "message",
+      "bob",
+      1,
+    ]]]);
+  } finally {
+    taken.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("serve on a database whose admin socket answers (an older parley's server) exits 1 and leaves it as it was", async () => {
+  const dir = await Deno.makeTempDir();
+  const db = `${dir}/parley.db`;
+  await schema2Database(db);
+  const socket = adminSocketPath(db)!;
+  const older = Deno.listen({ transport: "unix", path: socket });
+  try {
+    assert.deepEqual(await failedStart("--db", db), [
+      `parley serve: cannot offer parley debug on ${socket}: Another server answers on ${socket}; stop it or use another --db`,
+    ]);
+    assert.deepEqual(await onDisk(db), [2, [["message", "bob", 1]]]);
+  } finally {
+    older.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("serve on a database another server has open under another name (a hard link) exits 1", async () => {
+  const dir = await Deno.makeTempDir();
+  const first = await ServerProcess.start(dir);
+  try {
+    await Deno.link(first.db, `${dir}/hard.db`);
+    assert.deepEqual(await failedStart("--db", `${dir}/hard.db`), [
+      `parley serve: Database ${dir}/hard.db is in use by another parley server; stop it or use another --db`,
+    ]);
+  } finally {
+    assert.equal((await first.stop()).code, 0);
     await Deno.remove(dir, { recursive: true });
   }
 });
