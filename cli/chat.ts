@@ -241,6 +241,7 @@ async function run(
   });
 
   prompt = () => joiner.continuing ? CONTINUATION_PROMPT : client.prompt;
+  terminal.showInTurn = (show) => client.afterAnswers(show);
 
   // Ctrl-C: leave the server politely and exit, whatever is under way.
   let interrupted = false;

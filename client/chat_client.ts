@@ -227,9 +227,17 @@ export class ChatClient {
    * they sent) has been reported, so output follows the order of input.
    */
   notify(event: ChatEvent): void {
+    this.afterAnswers(() => this.#options.onEvent(event));
+  }
+
+  /**
+   * Runs `say` once the answers to the commands given so far have been
+   * reported; at once when not connected. See {@linkcode notify}.
+   */
+  afterAnswers(say: () => void): void {
     const session = this.#session;
-    if (session) session.afterAnswers(() => this.#options.onEvent(event));
-    else this.#options.onEvent(event);
+    if (session) session.afterAnswers(say);
+    else say();
   }
 
   /** Says a command needs a connection; once in a row when unattended. */

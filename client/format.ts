@@ -67,10 +67,11 @@ export function formatTime(ts: number, utc = false): string {
 
 /**
  * Lines for `text` after `head`: the first line of the text joins the head,
- * the others follow indented by {@linkcode CONTINUATION_INDENT}.
+ * the others follow indented by {@linkcode CONTINUATION_INDENT}. Only line
+ * feeds break lines: a carriage return before one is shown like any other.
  */
 function block(head: string, text: string): string[] {
-  const lines = text.split(/\r?\n/);
+  const lines = text.split("\n");
   return [
     head + lines[0],
     ...lines.slice(1).map((line) => CONTINUATION_INDENT + line),
@@ -99,7 +100,7 @@ const EXCERPT_CHARS = 24;
 function refusedHead(event: NoticeEvent): string {
   if (!event.refused) return "";
   const { to, text } = event.refused;
-  const chars = [...text.split(/\r?\n/)[0]];
+  const chars = [...text.split("\n")[0]];
   const cut = chars.length > EXCERPT_CHARS || text.includes("\n");
   const excerpt = chars.slice(0, EXCERPT_CHARS).join("") + (cut ? "…" : "");
   return `not sent to ${to} (${JSON.stringify(excerpt)}): `;

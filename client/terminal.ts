@@ -107,6 +107,13 @@ export class Terminal {
   onEmptyCtrlD: () => boolean = () => false;
   /** Called on Ctrl-C (terminal) or SIGINT. */
   onInterrupt: () => void = () => {};
+  /**
+   * Runs `show`, which prints a command typed ahead after its prompt.
+   * Commands read before it may still await the server's answers (a
+   * paste is read in one go): delay `show` until those are printed, so
+   * each command appears just above what it led to. Default: at once.
+   */
+  showInTurn: (show: () => void) => void = (show) => show();
 
   readonly #rl: readline.Interface;
   readonly #output?: MutableOutput;
@@ -190,8 +197,11 @@ export class Terminal {
     if (ready !== undefined) {
       // Typed ahead, unseen: show it after its prompt, as if typed now.
       if (this.interactive) {
-        writeStdout(this.#clearPrompt() + this.#rl.getPrompt() + ready + "\n");
-        this.#lineOpen = false;
+        const echo = [this.#rl.getPrompt() + ready];
+        // A question's answer answers it, whatever commands still await.
+        if (this.#question === undefined) {
+          this.showInTurn(() => this.print(echo));
+        } else this.print(echo);
       }
       return Promise.resolve(ready);
     }

@@ -486,6 +486,45 @@ Deno.test("a command typed ahead while another runs is shown after its own promp
   }
 });
 
+Deno.test("commands pasted in one go each show after their prompt, above what they led to", async () => {
+  // A paste arrives in one read: every line is read before the server
+  // answered the first, yet each must show where typing it would have.
+  const cols = 200;
+  const s = await start([], cols);
+  try {
+    await register(s);
+    const prompt = `${s.server.address}|alice > `;
+    await s.pty.type(
+      ["WHO", "WHOO", "@carol t1", "@carol", "@carol t2", "WHO", ""]
+        .join(ENTER),
+    );
+    await s.pty.expect("*** online: alice\n");
+    await s.pty.expect("*** online: alice\n");
+    await s.pty.type("QUIT" + ENTER);
+    assert.equal((await ending(s.pty)).exit, "exit=0");
+    const { rows } = render(s.pty.raw, cols);
+    const from = rows.indexOf(`${prompt}WHO`);
+    assert.deepEqual(rows.slice(from, from + 14), [
+      `${prompt}WHO`,
+      "*** online: alice",
+      `${prompt}WHOO`,
+      '*** unknown command "WHOO"; type @name text, @all text, HI host:port, WHO, BYE, QUIT or HELP',
+      `${prompt}@carol t1`,
+      '*** not sent to carol ("t1"): no such user: carol',
+      `${prompt}@carol`,
+      '*** expected a message after "@carol", found nothing',
+      `${prompt}@carol t2`,
+      '*** not sent to carol ("t2"): no such user: carol',
+      `${prompt}WHO`,
+      "*** online: alice",
+      `${prompt}QUIT`,
+      "*** disconnected: goodbye",
+    ]);
+  } finally {
+    await s.done();
+  }
+});
+
 /** The pid of the `parley chat` process talking to `address`. */
 async function chatPid(address: string): Promise<number> {
   const { stdout } = await new Deno.Command("pgrep", {

@@ -142,6 +142,22 @@ Deno.test("formatEvent() shows control characters harmlessly", () => {
   );
 });
 
+Deno.test("formatEvent() shows a carriage return before a line feed as any other", () => {
+  assert.deepEqual(
+    text({ event: "broadcast", ts: TS, from: "eve", text: "K\r\nL" }),
+    ["2021/06/04 15:35:30 broadcast from eve: K\uFFFD", "    L"],
+  );
+  assert.deepEqual(
+    text({
+      event: "notice",
+      code: "mailbox_full",
+      text: "Mailbox full",
+      refused: { id: "4", to: "bob", text: "one\r\ntwo" },
+    }),
+    [`*** not sent to bob ("one\\r…"): mailbox full`],
+  );
+});
+
 Deno.test("formatEvent() neutralises bidi controls in texts and names", () => {
   // A right-to-left override would show "evil.exe" reversed; every
   // directional control becomes U+FFFD.

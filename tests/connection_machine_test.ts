@@ -212,6 +212,26 @@ Deno.test("connection refuses an empty or blank password and asks again", async 
   actor.stop();
 });
 
+Deno.test("connection refuses a blank password at login too, without counting it wrong", async () => {
+  const world = fakeWorld();
+  world.accounts.set("bob", { name: "bob", password: "right" });
+  const { actor, send } = startConnection(world);
+  send(hello("bob"));
+  await settle();
+  for (let i = 0; i < 3; i++) send(password(" "));
+  await settle();
+  assert.deepEqual(
+    world.written.slice(1),
+    Array(3).fill({
+      type: "error",
+      code: "bad_password",
+      text: "A password must not be empty or only spaces",
+    }),
+  );
+  assert.equal(stateOf(actor), "authenticating.awaitingPassword");
+  actor.stop();
+});
+
 Deno.test("connection keeps counting wrong passwords when the client says hello again", async () => {
   const world = fakeWorld();
   world.accounts.set("bob", { name: "bob", password: "right" });

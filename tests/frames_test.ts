@@ -124,6 +124,29 @@ Deno.test("parseClientFrame() refuses a send with an empty id, recipient or text
   }
 });
 
+Deno.test("a password over 1,024 characters or an id over 64 is refused with bad_frame", () => {
+  const password = (length: number) =>
+    JSON.stringify({ type: "password", password: "p".repeat(length) });
+  assert.deepEqual(parseClientFrame(password(1024)), {
+    type: "password",
+    password: "p".repeat(1024),
+  });
+  assert.deepEqual(refusalOf(password(1025)), {
+    code: "bad_frame",
+    text: 'Field "password" must be at most 1024 characters, found 1025',
+  });
+  const id = JSON.stringify({
+    type: "send",
+    id: "i".repeat(65),
+    to: "bob",
+    text: "hi",
+  });
+  assert.deepEqual(refusalOf(id), {
+    code: "bad_frame",
+    text: 'Field "id" must be at most 64 characters, found 65',
+  });
+});
+
 Deno.test("a null frame or field is named null, not object", () => {
   assert.deepEqual(readClientFrame("null"), {
     type: "invalid",
