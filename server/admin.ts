@@ -333,8 +333,16 @@ function childrenOf(ref: AnyActorRef): ChildView[] {
   });
 }
 
-/** Finds a connection actor by id or by its user's name. */
-function findConnection(server: Server, target: string): ActorRecord {
+/**
+ * Finds a connection actor by id or by its user's name.
+ *
+ * @param expected What the request takes, for the refusal.
+ */
+function findConnection(
+  server: Server,
+  target: string,
+  expected: string,
+): ActorRecord {
   const byId = server.inspector.get(target);
   if (byId) return byId;
   const key = nameKey(target);
@@ -345,7 +353,7 @@ function findConnection(server: Server, target: string): ActorRecord {
   if (!found) {
     throw new AdminError(
       "not_found",
-      `No actor "${target}"; expected supervisor, shard-N, a connection id or a user's name`,
+      `No actor "${target}"; expected ${expected}`,
     );
   }
   return found;
@@ -389,7 +397,11 @@ function show(server: Server, target: string): ActorReply {
       })),
     };
   }
-  const record = findConnection(server, target);
+  const record = findConnection(
+    server,
+    target,
+    "supervisor, shard-N, a connection id or a user's name",
+  );
   const snapshot = record.ref.getSnapshot();
   const { connId, remote, name, mode, failures, loggedIn, closeReason } =
     snapshot.context as ConnectionContext;
@@ -441,7 +453,11 @@ function kick(
   // deno-lint-ignore no-control-regex
   const text = String(reason).replace(/[\x00-\x1f\x7f-\x9f]+/g, " ").trim()
     .slice(0, 200) || "Kicked by the operator";
-  const record = findConnection(server, target);
+  const record = findConnection(
+    server,
+    target,
+    "a connection id or a user's name",
+  );
   if (record.endedAt !== null) {
     throw new AdminError(
       "not_found",

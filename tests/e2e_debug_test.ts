@@ -121,6 +121,21 @@ Deno.test("debug shows clients in their states, watches a frozen one close and k
       await dave.endInput();
       await dave.exit();
     }
+    // Only connections can be kicked; any actor can be shown.
+    assert.deepEqual(await debug("kick", "nobody", ...db), {
+      code: 1,
+      stdout: [],
+      stderr: [
+        `parley debug: No actor "nobody"; expected a connection id or a user's name`,
+      ],
+    });
+    assert.deepEqual(await debug("show", "nobody", ...db), {
+      code: 1,
+      stdout: [],
+      stderr: [
+        `parley debug: No actor "nobody"; expected supervisor, shard-N, a connection id or a user's name`,
+      ],
+    });
 
     await server.stderr.waitFor(
       `Closed ${frozenId} ${frozen.local} carol: ping_timeout`,
