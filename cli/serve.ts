@@ -295,7 +295,7 @@ export async function main(args: string[]): Promise<number> {
   } catch (error) {
     await stopLogging();
     console.error(
-      `parley serve: cannot offer parley debug on ${socketPath}: ${
+      `parley serve: database ${config.db} is in use: ${
         (error as Error).message
       }`,
     );

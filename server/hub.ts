@@ -195,9 +195,12 @@ export class Hub {
     } catch (error) {
       log.error("Cannot read the mailbox of {name}: {error}", { name, error });
       this.#ports.kick(connId, "protocol_error", "Mailbox unavailable");
+      // Its turn passes all the same: what the session sent meanwhile
+      // includes messages other users' recipients are waiting for.
+      this.#release(session, ready, () => {});
       return;
     }
-    if (session.closed) return;
+    if (session.closed) return this.#release(session, ready, () => {});
     this.#release(session, ready, () =>
       this.#ports.write(connId, {
         type: "ready",
@@ -288,10 +291,11 @@ export class Hub {
           this.#ack(session, frame.seq);
           break;
         case "who":
-          this.#answer(session, {
+          // Who is online when the answer goes out, not when it was asked.
+          this.#answer(session, () => ({
             type: "who",
             users: [...this.#byKey.values()].map((s) => s.name).sort(),
-          });
+          }));
           break;
         case "ping":
           this.#answer(session, { type: "pong" });
@@ -308,9 +312,13 @@ export class Hub {
    * Answers a frame that needs nothing but an answer, in its turn: after
    * the answers to the session's earlier sends, which may still be stored.
    */
-  #answer(session: Session, frame: ServerFrame): void {
+  #answer(session: Session, frame: ServerFrame | (() => ServerFrame)): void {
     this.#release(session, session.sends++, () => {
-      if (!session.closed) this.#ports.write(session.connId, frame);
+      if (session.closed) return;
+      this.#ports.write(
+        session.connId,
+        typeof frame === "function" ? frame() : frame,
+      );
     });
   }
 

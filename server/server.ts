@@ -120,6 +120,7 @@ export async function startServer(
   const claim = await claimDatabase(config.db);
   let listener: Listener;
   let kv: Deno.Kv;
+  let instance: string;
   try {
     const transport = options.transport ??
       new SocketTransport({ maxQueuedBytes: config.maxQueuedBytes });
@@ -132,6 +133,14 @@ export async function startServer(
   try {
     kv = await openDatabase(config.db);
   } catch (error) {
+    listener.close();
+    claim?.close();
+    throw error;
+  }
+  try {
+    instance = await databaseInstance(kv);
+  } catch (error) {
+    kv.close();
     listener.close();
     claim?.close();
     throw error;
@@ -199,7 +208,7 @@ export async function startServer(
       server: `parley/${VERSION}`,
       pingInterval: config.pingIntervalS,
       pingTimeout: config.pingTimeoutS,
-      instance: await databaseInstance(kv),
+      instance,
       rateLimit: config.rateLimit,
       rateBurst: config.rateLimit > 0 ? config.rateBurst : 0,
     },
@@ -526,6 +535,8 @@ export async function startServer(
       supervisor.stop();
       hashThreads.close();
       kv.close();
+      // After the database: closing any handle of the file drops the
+      // process's own locks on it, SQLite's included.
       claim?.close();
     },
   };

@@ -10,15 +10,16 @@
  * | `["account", nameKey]` | {@linkcode Account} |
  * | `["skeleton", skeleton]` | the nameKey of the account that looks like this |
  * | `["mailbox", nameKey]` | the mailbox cursor, see `mailboxes.ts` |
- * | `["chunk", n, nameKey]` | stored private messages of one user, a list with consecutive `seq`; `n` counts chunks in commit order |
+ * | `["chunk", n, nameKey]` | stored private messages of one user, a list with consecutive `seq`; `n` orders the chunks on disk by commit (a number may come again once its chunk is deleted) |
  *
  * Schema 1 wrote the cursor's exact next number and `first` with every
  * change; schema 2 writes `next` as a high-water mark and `first` only when
  * the chunks left do not show it. A schema 1 cursor is a valid schema 2
  * cursor. Both kept a user's chunks under `["message", nameKey, firstSeq]`
  * (before chunks, one message alone); schema 3 keys them by commit, see
- * `mailboxes.ts`. Opening an older database moves its messages to the new
- * keys and raises its version: an older parley then refuses it.
+ * `mailboxes.ts`. Opening an older database raises its version, so that an
+ * older parley refuses it from then on, and then moves its messages to the
+ * new keys; opening a schema 3 database finishes a move that was cut short.
  *
  * @module
  */
@@ -85,7 +86,8 @@ export async function openDatabase(path: string): Promise<Deno.Kv> {
         throw new DatabaseError("Database changed while opening");
       }
     } else if (UPGRADABLE.has(found.value)) {
-      await moveChunks(kv);
+      // The version first: an upgrade cut short must leave a file an older
+      // parley refuses, since it would not see the messages already moved.
       const upgraded = await kv.atomic().check(found).set(
         ["schema"],
         SCHEMA_VERSION,
@@ -93,7 +95,11 @@ export async function openDatabase(path: string): Promise<Deno.Kv> {
       if (!upgraded.ok) {
         throw new DatabaseError("Database changed while opening");
       }
-    } else if (found.value !== SCHEMA_VERSION) {
+      await moveChunks(kv);
+    } else if (found.value === SCHEMA_VERSION) {
+      // Finishes an upgrade cut short; finds nothing otherwise.
+      await moveChunks(kv);
+    } else {
       throw new DatabaseError(
         `Database ${path} has schema version ${found.value}, this parley reads version ${SCHEMA_VERSION}; ${
           found.value > SCHEMA_VERSION
@@ -132,7 +138,8 @@ async function moveChunks(kv: Deno.Kv): Promise<void> {
   const entries = kv.list<unknown>({ prefix: ["message"] }, { batchSize: 500 });
   for await (const { key, value } of entries) {
     const chunk = Array.isArray(value) ? value : [value];
-    const size = JSON.stringify(chunk).length;
+    // KV keeps a string beyond Latin-1 at two bytes a character.
+    const size = 2 * JSON.stringify(chunk).length + 64;
     if (moves === MOVES_PER_COMMIT || bytes + size > MOVED_BYTES_PER_COMMIT) {
       await atomic.commit();
       atomic = kv.atomic();
@@ -150,7 +157,8 @@ async function moveChunks(kv: Deno.Kv): Promise<void> {
  * Claims the database file for this process, before anything reads or
  * writes it: an exclusive lock on the file itself, so a second server finds
  * it under any name, a symbolic or a hard link included. A server that then
- * fails to start (its port taken, say) has changed nothing in the file.
+ * fails to start (its port taken, say) has changed nothing in the file; it
+ * only created the folder and an empty file when they were missing.
  *
  * @returns The locked file, to close after the database; null for
  * `:memory:`.

@@ -9,8 +9,9 @@
  * of one each. A chunk is deleted once every message in it is acknowledged
  * or expired.
  *
- * A chunk's key is `["chunk", n, key]`, with `n` counting chunks in the
- * order they are committed. The chunks of one commit are neighbours in the
+ * A chunk's key is `["chunk", n, key]`, with `n` above every chunk on disk
+ * when it is committed (a number may come again after a restart, once the
+ * chunk that had it is deleted). The chunks of one commit are neighbours in the
  * database whoever they are for, so a commit writes a few pages of SQLite's
  * tree instead of one per recipient; an acknowledged chunk is deleted from
  * pages as few. The price is that a user's chunks are not under one prefix:

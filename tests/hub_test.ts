@@ -306,3 +306,18 @@ Deno.test("hub still sends what a sender sent before leaving, in order, and noth
   assert.deepEqual(f.framesTo("c-alice"), []);
   await f.close();
 });
+
+Deno.test("a sender who leaves before its mailbox opens holds up no one's messages", async () => {
+  const f = await startHub();
+  await f.hub.enter("c-bob", "bob", "bob");
+  await f.hub.enter("c-carol", "carol", "carol");
+  // alice sends while her mailbox opens, then is gone before it has.
+  const entering = f.hub.enter("c-alice", "alice", "alice");
+  f.hub.handle("c-alice", [send("1", "bob", "from alice")]);
+  f.hub.leave("c-alice");
+  await entering;
+  f.hub.handle("c-carol", [send("2", "bob", "from carol")]);
+  await until(() => texts(f.framesTo("c-bob")).length === 2);
+  assert.deepEqual(texts(f.framesTo("c-bob")), ["from alice", "from carol"]);
+  await f.close();
+});

@@ -292,3 +292,72 @@ Deno.test("a mailbox that cannot be read fails its login and is read again next 
     kv.close();
   }
 });
+
+Deno.test("an upgrade moves chunks of text beyond Latin-1 within KV's size limit", async () => {
+  await withFile(async (path) => {
+    const old = await Deno.openKv(path);
+    await old.set(["schema"], 2);
+    // 40 chunks of 18 messages of 1,000 "漢": 2 bytes a character in KV,
+    // so fewer of them fit one atomic than their JSON length suggests.
+    const text = "漢".repeat(1000);
+    for (let c = 0; c < 40; c++) {
+      await old.set(
+        ["message", "bob", 18 * c + 1],
+        Array.from({ length: 18 }, (_, i) => ({
+          seq: 18 * c + i + 1,
+          ...message(text),
+          id: `${c}.${i}`,
+        })),
+      );
+    }
+    await old.set(["mailbox", "bob"], {
+      next: 721,
+      first: 1,
+      expiredUnread: 0,
+    });
+    old.close();
+
+    const kv = await openDatabase(path);
+    const [mailboxes, committer] = mailboxesOn(kv, undefined, {
+      maxStored: 1000,
+    });
+    try {
+      assert.equal(await mailboxes.count("bob"), 720);
+      assert.deepEqual(
+        await Array.fromAsync(kv.list({ prefix: ["message"] })),
+        [],
+      );
+    } finally {
+      await committer.drain();
+      kv.close();
+    }
+  });
+});
+
+Deno.test("an upgrade cut short (version raised, some messages not moved yet) is finished by the next open", async () => {
+  await withFile(async (path) => {
+    const old = await Deno.openKv(path);
+    // As an upgrade stopped after its first move leaves it: the version
+    // raised, one chunk moved, one not.
+    await old.set(["schema"], SCHEMA_VERSION);
+    await old.set(["mailbox", "bob"], { next: 3, first: 1, expiredUnread: 0 });
+    await old.set(["chunk", 1, "bob"], [{ seq: 1, ...message("a") }]);
+    await old.set(["message", "bob", 2], [{ seq: 2, ...message("b") }]);
+    old.close();
+
+    const kv = await openDatabase(path);
+    const [mailboxes, committer] = mailboxesOn(kv);
+    try {
+      const opened = await mailboxes.open("bob");
+      assert.deepEqual(opened.messages.map((m) => m.text), ["a", "b"]);
+      assert.deepEqual(
+        (await Array.fromAsync(kv.list({ prefix: [] }))).map((e) => e.key)
+          .filter((key) => key[0] === "message" || key[0] === "chunk"),
+        [["chunk", 1, "bob"], ["chunk", 2, "bob"]],
+      );
+    } finally {
+      await committer.drain();
+      kv.close();
+    }
+  });
+});

@@ -176,7 +176,7 @@ Deno.test("serve on a database whose admin socket answers (an older parley's ser
   const older = Deno.listen({ transport: "unix", path: socket });
   try {
     assert.deepEqual(await failedStart("--db", db), [
-      `parley serve: cannot offer parley debug on ${socket}: Another server answers on ${socket}; stop it or use another --db`,
+      `parley serve: database ${db} is in use: Another server answers on ${socket}; stop it or use another --db`,
     ]);
     assert.deepEqual(await onDisk(db), [2, [["message", "bob", 1]]]);
   } finally {
