@@ -27,7 +27,7 @@ import {
  */
 const NETLOG_FLUSH_MS = 50;
 
-/** Netlog bytes gathered before they are written without waiting. */
+/** Netlog characters (about bytes) gathered before they are written at once. */
 const NETLOG_MAX_PENDING = 64 * 1024;
 
 /** Logging settings. */
@@ -99,6 +99,7 @@ function netlogSink(path: string): Sink & Disposable {
     }
   };
   const sink = (record: LogRecord) => {
+    if (failed) return;
     const line = netlogLine(record);
     pending.push(line);
     pendingBytes += line.length;
