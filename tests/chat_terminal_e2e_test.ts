@@ -241,6 +241,29 @@ Deno.test("Ctrl-D at the hidden password prompt cancels the login, echo on", asy
   }
 });
 
+Deno.test("Ctrl-D typed ahead of the hidden password prompt cancels the login, echo on", async () => {
+  // Typed with the HI before the prompt shows, the key must not be lost
+  // with the keys a hidden question drops: the prompt would wait on.
+  const [dir, cleanup] = await tempDir();
+  const server = await ServerProcess.start(dir);
+  const pty = new Pty(chatCommand(["--name", "alice"], { checkEcho: true }));
+  try {
+    await pty.expect("alice> ");
+    await pty.type(`HI ${server.address}` + ENTER + CTRL_D);
+    const end = await ending(pty);
+    assert.equal(
+      end.before.at(-1),
+      `*** cannot log in to ${server.address} as alice: login cancelled`,
+    );
+    assert.equal(end.exit, "exit=0");
+    assert.equal(end.echo, "echo");
+  } finally {
+    await pty.kill();
+    await server.stop();
+    await cleanup();
+  }
+});
+
 Deno.test("the echo comes back when the server gives up during the hidden prompt", async () => {
   const s = await start(["--login-timeout", "1"]);
   try {
