@@ -175,6 +175,26 @@ Deno.test("Ctrl-D typed ahead right after a continued line cancels the message a
   }
 });
 
+Deno.test("Ctrl-D typed ahead on a continued line while a message awaits its answer brings the command prompt back at once", async () => {
+  // The notice waits for the answer to the message before it; the
+  // continuation prompt must not be drawn meanwhile.
+  const s = await start();
+  try {
+    await register(s);
+    await s.pty.type(
+      "@alice one" + ENTER + "@alice first part\\" + ENTER + CTRL_D,
+    );
+    await s.pty.expect("*** message cancelled\n");
+    await s.pty.expect(`${s.server.address}|alice > `);
+    await s.pty.type("QUIT" + ENTER);
+    const end = await ending(s.pty);
+    assert.equal(end.exit, "exit=0");
+    assert.doesNotMatch(s.pty.screen, /\.\.\. /);
+  } finally {
+    await s.done();
+  }
+});
+
 Deno.test("Ctrl-D typed ahead at an empty prompt still quits, once the command before it ran", async () => {
   const s = await start();
   try {
