@@ -148,6 +148,14 @@ interface PendingSend {
 const LOST = "connection to the server was lost";
 
 /**
+ * Whether a message to `to` goes to everyone: decided as the server
+ * decides it, so a send and its answers agree on what it is.
+ */
+function isBroadcast(to: string): boolean {
+  return nameKey(to) === "all";
+}
+
+/**
  * Tells the user, not a programmer, about a line from the server that
  * could not be read: the parser's message is advice for whoever writes a
  * client (it is what a server answers to one).
@@ -321,7 +329,7 @@ export class Session {
     }
     const request = ++this.#requests;
     this.#unanswered.add(request);
-    if (to === "all") this.#echoesDue.push(request);
+    if (isBroadcast(to)) this.#echoesDue.push(request);
     const id = String(this.#nextId++);
     const line = JSON.stringify({ type: "send", id, to, text });
     this.#outbox.push({
@@ -637,7 +645,7 @@ export class Session {
 
   /** Shows a message unless seen before; returns the seq to ack. */
   #onMsg(frame: MsgFrame): number | undefined {
-    if (frame.to.toLowerCase() === "all") {
+    if (isBroadcast(frame.to)) {
       if (nameKey(frame.from) === nameKey(this.#name)) this.#onOwnEcho();
       this.#emit({
         event: "broadcast",
@@ -744,7 +752,7 @@ export class Session {
     const sent = this.#answered(frame.id);
     if (!sent) return;
     // A broadcast comes back as a msg to all; that is its echo.
-    if (frame.status === "broadcast" || sent.to === "all") {
+    if (frame.status === "broadcast" || isBroadcast(sent.to)) {
       if (this.#echoesDue.includes(sent.request)) {
         this.#acceptedBeforeEcho.add(sent.request);
       } else {

@@ -409,6 +409,36 @@ Deno.test("session says what waits for answers after a broadcast's echo, whichev
   await teardown(s);
 });
 
+Deno.test("session takes a send to everyone under any spelling of all as a broadcast, waiting for its echo", async () => {
+  // The server folds "ＡＬＬ" to "all" as it does every name.
+  const s = await loggedIn();
+  s.events.length = 0;
+  s.session.send("ＡＬＬ", "hello everyone");
+  s.session.afterAnswers(() => s.events.push(notice("help", "after")));
+  await s.end.next();
+  s.end.send({
+    type: "accepted",
+    id: "1",
+    to: "all",
+    ts: 1,
+    status: "broadcast",
+  });
+  await settle();
+  s.end.send({
+    type: "msg",
+    from: "alice",
+    to: "all",
+    ts: 1,
+    text: "hello everyone",
+  });
+  await settle();
+  assert.deepEqual(
+    s.events.map((e) => e.event === "notice" ? e.text : e.event),
+    ["broadcast", "after"],
+  );
+  await teardown(s);
+});
+
 Deno.test("session tells the user, in the user's terms, about lines from the server it cannot read", async () => {
   // The parser's words ("send one JSON object per line") are advice for
   // whoever writes a client, not for the person using this one.
