@@ -255,6 +255,8 @@ async function run(
   };
   terminal.onEmptyCtrlD = () => {
     if (!joiner.cancel()) return false;
+    // The notice may wait for answers; the prompt must not.
+    terminal.setPrompt(prompt());
     client.notify(notice("cancelled", "message cancelled"));
     return true;
   };
@@ -294,6 +296,7 @@ async function run(
       const line = commands.shift() ?? await terminal.nextLine();
       if (line === null) {
         if (joiner.cancel()) {
+          terminal.setPrompt(prompt());
           // No key cancelled it when the input is piped: the script ended
           // too soon (a stray `\` at the end of its last line).
           if (terminal.interactive) {

@@ -224,7 +224,8 @@ export class ChatClient {
   /**
    * Reports something the client says itself about a command, once what
    * the commands before it led to (the server's answers to the messages
-   * they sent) has been reported, so output follows the order of input.
+   * they sent) has been reported, so output follows the order of input;
+   * an answer slow to come holds it a second at most.
    */
   notify(event: ChatEvent): void {
     this.afterAnswers(() => this.#options.onEvent(event));
@@ -232,7 +233,8 @@ export class ChatClient {
 
   /**
    * Runs `say` once the answers to the commands given so far have been
-   * reported; at once when not connected. See {@linkcode notify}.
+   * reported, or a second later at most; at once when not
+   * connected. See {@linkcode notify}.
    */
   afterAnswers(say: () => void): void {
     const session = this.#session;

@@ -117,6 +117,13 @@ const LEAVE_ANSWERS_WAIT_MS = 5_000;
  */
 const BACKLOG_IDLE_MS = 5_000;
 
+/**
+ * Longest time something the client says waits for the answers to the
+ * requests made before it, in milliseconds: a server alive but slow to
+ * answer one message must not hold back everything said after it.
+ */
+export const MAX_HOLD_MS = 1_000;
+
 /** Most `send` frames written and not yet answered by the server. */
 export const MAX_UNANSWERED_SENDS = 64;
 
@@ -139,6 +146,14 @@ interface PendingSend {
 }
 
 const LOST = "connection to the server was lost";
+
+/**
+ * Whether a message to `to` goes to everyone: decided as the server
+ * decides it, so a send and its answers agree on what it is.
+ */
+function isBroadcast(to: string): boolean {
+  return nameKey(to) === "all";
+}
 
 /**
  * Tells the user, not a programmer, about a line from the server that
@@ -226,8 +241,11 @@ export class Session {
   readonly #echoesDue: number[] = [];
   readonly #acceptedBeforeEcho = new Set<number>();
   // Said by the client itself, each once the answers to the requests made
-  // before it have been shown: `at` is the request count then.
-  #deferred: Array<{ at: number; say: () => void }> = [];
+  // before it have been shown, or {@linkcode MAX_HOLD_MS} after `heldAt`:
+  // `at` is the request count then.
+  #deferred: Array<{ at: number; heldAt: number; say: () => void }> = [];
+  // Fires when the oldest of `#deferred` has waited long enough.
+  #holdTimer: TimerHandle;
   #settledWaiters: Array<() => void> = [];
   #answerWaiters: Array<() => void> = [];
   #nextId = 1;
@@ -311,7 +329,7 @@ export class Session {
     }
     const request = ++this.#requests;
     this.#unanswered.add(request);
-    if (to === "all") this.#echoesDue.push(request);
+    if (isBroadcast(to)) this.#echoesDue.push(request);
     const id = String(this.#nextId++);
     const line = JSON.stringify({ type: "send", id, to, text });
     this.#outbox.push({
@@ -355,16 +373,25 @@ export class Session {
    * Runs `say` once the server's answers to every message and `who` given
    * so far have been reported (or the session closed), after whatever
    * waits for earlier ones: what the client says about a line then comes
-   * after what the lines before it led to.
+   * after what the lines before it led to. An answer slow to come holds
+   * it at most {@linkcode MAX_HOLD_MS}; then it is said anyway.
    *
    * @param say Reports something; runs at once when nothing is awaited.
    */
   afterAnswers(say: () => void): void {
-    if (this.#deferred.length === 0 && this.#answeredUpTo(this.#requests)) {
+    if (
+      this.#state === "closed" ||
+      (this.#deferred.length === 0 && this.#answeredUpTo(this.#requests))
+    ) {
       say();
       return;
     }
-    this.#deferred.push({ at: this.#requests, say });
+    this.#deferred.push({
+      at: this.#requests,
+      heldAt: this.#timers.now(),
+      say,
+    });
+    this.#armHoldTimer();
   }
 
   /**
@@ -473,14 +500,36 @@ export class Session {
     this.#checkBacklog();
   }
 
-  /** Says what waited for answers that have now come. */
-  #sayDeferred(): void {
-    while (
-      this.#deferred.length > 0 &&
-      this.#answeredUpTo(this.#deferred[0].at)
-    ) {
-      this.#deferred.shift()!.say();
+  /**
+   * Says what waited for answers that have now come, and what has waited
+   * {@linkcode MAX_HOLD_MS}; with `all`, everything held (no answer will
+   * come any more).
+   */
+  #sayDeferred(all = false): void {
+    const overdue = this.#timers.now() - MAX_HOLD_MS;
+    while (this.#deferred.length > 0) {
+      const next = this.#deferred[0];
+      if (!all && next.heldAt > overdue && !this.#answeredUpTo(next.at)) {
+        break;
+      }
+      this.#deferred.shift();
+      next.say();
     }
+    this.#armHoldTimer();
+  }
+
+  /** Times the oldest thing held; stops timing once nothing is. */
+  #armHoldTimer(): void {
+    if (this.#holdTimer !== undefined) {
+      this.#timers.clearTimeout(this.#holdTimer);
+      this.#holdTimer = undefined;
+    }
+    if (this.#deferred.length === 0) return;
+    const wait = this.#deferred[0].heldAt + MAX_HOLD_MS - this.#timers.now();
+    this.#holdTimer = this.#timers.setTimeout(() => {
+      this.#holdTimer = undefined;
+      this.#sayDeferred();
+    }, Math.max(0, wait));
   }
 
   #ack(seq: number): void {
@@ -596,7 +645,7 @@ export class Session {
 
   /** Shows a message unless seen before; returns the seq to ack. */
   #onMsg(frame: MsgFrame): number | undefined {
-    if (frame.to.toLowerCase() === "all") {
+    if (isBroadcast(frame.to)) {
       if (nameKey(frame.from) === nameKey(this.#name)) this.#onOwnEcho();
       this.#emit({
         event: "broadcast",
@@ -683,6 +732,8 @@ export class Session {
         break;
       case "bye":
         this.#endExplained = true;
+        // Nothing more will be answered: what waited goes before the end.
+        this.#sayDeferred(true);
         this.#emit({
           event: "disconnected",
           reason: frame.reason,
@@ -701,7 +752,7 @@ export class Session {
     const sent = this.#answered(frame.id);
     if (!sent) return;
     // A broadcast comes back as a msg to all; that is its echo.
-    if (frame.status === "broadcast" || sent.to === "all") {
+    if (frame.status === "broadcast" || isBroadcast(sent.to)) {
       if (this.#echoesDue.includes(sent.request)) {
         this.#acceptedBeforeEcho.add(sent.request);
       } else {
@@ -750,6 +801,8 @@ export class Session {
       this.#timers.clearTimeout(this.#paceTimer);
       this.#paceTimer = undefined;
     }
+    // Nothing more will be answered: what waited goes before the end.
+    this.#sayDeferred(true);
     if (this.#loginResult) {
       this.#failLogin(LOST);
     } else if (wasReady && !this.#endExplained) {
@@ -774,7 +827,6 @@ export class Session {
     this.#unanswered.clear();
     this.#checkSettled();
     this.#checkBacklog();
-    this.#sayDeferred();
     this.#closedResolve();
   }
 

@@ -101,8 +101,10 @@ export class Terminal {
   readonly interactive: boolean;
   /**
    * Called on Ctrl-D at an empty line, once every line typed before it
-   * has been read. Return true to keep going (the key is then ignored);
-   * false ends input as at end of file.
+   * has been read (or dropped by a hidden question: the key is not, so a
+   * question it was typed ahead of is answered by it). Return true to
+   * keep going (the key is then ignored); false ends input as at end of
+   * file.
    */
   onEmptyCtrlD: () => boolean = () => false;
   /** Called on Ctrl-C (terminal) or SIGINT. */
@@ -360,11 +362,14 @@ export class Terminal {
   /**
    * Ends a hold: drops the lines and the half-typed one entered since the
    * hidden answer (or ahead of a hidden question), and turns the echo back
-   * on.
+   * on. A Ctrl-D among them stays: it is no password typed again but a
+   * wish to stop, and dropping it would leave a password prompt waiting.
    */
   #release(): void {
     this.#holding = false;
+    const ctrlD = this.#lines.includes(EMPTY_CTRL_D);
     this.#lines.length = 0;
+    if (ctrlD) this.#lines.push(EMPTY_CTRL_D);
     if (!this.#output) return;
     this.#output.muted = true;
     this.#eraseLine();

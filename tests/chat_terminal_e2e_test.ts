@@ -175,6 +175,26 @@ Deno.test("Ctrl-D typed ahead right after a continued line cancels the message a
   }
 });
 
+Deno.test("Ctrl-D typed ahead on a continued line while a message awaits its answer brings the command prompt back at once", async () => {
+  // The notice waits for the answer to the message before it; the
+  // continuation prompt must not be drawn meanwhile.
+  const s = await start();
+  try {
+    await register(s);
+    await s.pty.type(
+      "@alice one" + ENTER + "@alice first part\\" + ENTER + CTRL_D,
+    );
+    await s.pty.expect("*** message cancelled\n");
+    await s.pty.expect(`${s.server.address}|alice > `);
+    await s.pty.type("QUIT" + ENTER);
+    const end = await ending(s.pty);
+    assert.equal(end.exit, "exit=0");
+    assert.doesNotMatch(s.pty.screen, /\.\.\. /);
+  } finally {
+    await s.done();
+  }
+});
+
 Deno.test("Ctrl-D typed ahead at an empty prompt still quits, once the command before it ran", async () => {
   const s = await start();
   try {
@@ -238,6 +258,29 @@ Deno.test("Ctrl-D at the hidden password prompt cancels the login, echo on", asy
     assert.equal(end.echo, "echo");
   } finally {
     await s.done();
+  }
+});
+
+Deno.test("Ctrl-D typed ahead of the hidden password prompt cancels the login, echo on", async () => {
+  // Typed with the HI before the prompt shows, the key must not be lost
+  // with the keys a hidden question drops: the prompt would wait on.
+  const [dir, cleanup] = await tempDir();
+  const server = await ServerProcess.start(dir);
+  const pty = new Pty(chatCommand(["--name", "alice"], { checkEcho: true }));
+  try {
+    await pty.expect("alice> ");
+    await pty.type(`HI ${server.address}` + ENTER + CTRL_D);
+    const end = await ending(pty);
+    assert.equal(
+      end.before.at(-1),
+      `*** cannot log in to ${server.address} as alice: login cancelled`,
+    );
+    assert.equal(end.exit, "exit=0");
+    assert.equal(end.echo, "echo");
+  } finally {
+    await pty.kill();
+    await server.stop();
+    await cleanup();
   }
 });
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ChatClient, type ChatClientOptions } from "../client/chat_client.ts";
-import { parseCommand } from "../client/commands.ts";
-import type { ChatEvent } from "../client/events.ts";
+import { HELP_TEXT, parseCommand } from "../client/commands.ts";
+import { type ChatEvent, notice } from "../client/events.ts";
 import {
   FakeServer,
   FakeTimers,
@@ -215,5 +215,27 @@ Deno.test("chat client at the end of input waits for the whole stored backlog be
     events.flatMap((e) => e.event === "message" ? [e.text] : []),
     ["m1", "m2", "m3"],
   );
+  server.close();
+});
+
+Deno.test("chat client shows HELP typed after a message the server is slow to answer a second later", async () => {
+  const server = await new FakeServer("chat:7").start();
+  const events: ChatEvent[] = [];
+  const timers = new FakeTimers();
+  const client = newClient(server, events, { timers });
+  const [, end] = await Promise.all([
+    client.execute(parseCommand("HI chat:7")),
+    acceptLogin(server),
+  ]);
+  events.length = 0;
+  await client.execute(parseCommand("@bob hi"));
+  await client.execute(parseCommand("HELP"));
+  assert.equal((await end.next())?.type, "send");
+  timers.tick(999);
+  assert.equal(events.length, 0);
+  timers.tick(1);
+  assert.deepEqual(events, [notice("help", HELP_TEXT)]);
+  client.session?.close();
+  await end.closed;
   server.close();
 });

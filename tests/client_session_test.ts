@@ -409,6 +409,36 @@ Deno.test("session says what waits for answers after a broadcast's echo, whichev
   await teardown(s);
 });
 
+Deno.test("session takes a send to everyone under any spelling of all as a broadcast, waiting for its echo", async () => {
+  // The server folds "ＡＬＬ" to "all" as it does every name.
+  const s = await loggedIn();
+  s.events.length = 0;
+  s.session.send("ＡＬＬ", "hello everyone");
+  s.session.afterAnswers(() => s.events.push(notice("help", "after")));
+  await s.end.next();
+  s.end.send({
+    type: "accepted",
+    id: "1",
+    to: "all",
+    ts: 1,
+    status: "broadcast",
+  });
+  await settle();
+  s.end.send({
+    type: "msg",
+    from: "alice",
+    to: "all",
+    ts: 1,
+    text: "hello everyone",
+  });
+  await settle();
+  assert.deepEqual(
+    s.events.map((e) => e.event === "notice" ? e.text : e.event),
+    ["broadcast", "after"],
+  );
+  await teardown(s);
+});
+
 Deno.test("session tells the user, in the user's terms, about lines from the server it cannot read", async () => {
   // The parser's words ("send one JSON object per line") are advice for
   // whoever writes a client, not for the person using this one.
@@ -454,6 +484,67 @@ Deno.test("session says what waits for answers only once every earlier request i
   s.end.send({ type: "accepted", id: "1", to: "bob", ts: 1, status: "sent" });
   await settle();
   assert.deepEqual(s.events.map((e) => e.event), ["who", "echo", "notice"]);
+  await teardown(s);
+});
+
+Deno.test("session says what waits for a slow answer anyway after a second", async () => {
+  // The server is alive but never answers the send: HELP typed after it
+  // must not wait for good.
+  const s = await loggedIn();
+  s.events.length = 0;
+  s.session.send("bob", "hi");
+  s.session.afterAnswers(() => s.events.push(notice("help", "held")));
+  s.session.afterAnswers(() => s.events.push(notice("help", "held too")));
+  await s.end.next();
+  s.timers.tick(500);
+  s.session.afterAnswers(() => s.events.push(notice("help", "held later")));
+  s.timers.tick(499);
+  assert.equal(s.events.length, 0);
+  s.timers.tick(1);
+  assert.deepEqual(s.events, [
+    notice("help", "held"),
+    notice("help", "held too"),
+  ]);
+  s.timers.tick(499);
+  assert.equal(s.events.length, 2);
+  s.timers.tick(1);
+  assert.deepEqual(s.events.at(-1), notice("help", "held later"));
+  s.end.send({ type: "accepted", id: "1", to: "bob", ts: 1, status: "sent" });
+  await settle();
+  assert.deepEqual(
+    s.events.map((e) => e.event === "notice" ? e.text : e.event),
+    ["held", "held too", "held later", "echo"],
+  );
+  await teardown(s);
+});
+
+Deno.test("session says what waits for answers before a lost connection is reported", async () => {
+  const s = await loggedIn();
+  s.events.length = 0;
+  s.session.send("bob", "into the void");
+  s.session.afterAnswers(() => s.events.push(notice("help", "held")));
+  await s.end.next();
+  s.end.link.close();
+  await s.session.closed;
+  assert.deepEqual(
+    s.events.map((e) => e.event === "notice" ? e.code : e.event),
+    ["help", "disconnected", "unconfirmed"],
+  );
+  await teardown(s);
+});
+
+Deno.test("session says what waits for answers before the server's bye is reported", async () => {
+  const s = await loggedIn();
+  s.events.length = 0;
+  s.session.send("bob", "too late");
+  s.session.afterAnswers(() => s.events.push(notice("help", "held")));
+  await s.end.next();
+  s.end.send({ type: "bye", reason: "shutdown", text: "Shutting down" });
+  await s.session.closed;
+  assert.deepEqual(
+    s.events.map((e) => e.event === "notice" ? e.code : e.event),
+    ["help", "disconnected", "unconfirmed"],
+  );
   await teardown(s);
 });
 
