@@ -229,7 +229,6 @@ export class Session {
   #mode: "register" | "login" = "login";
   #loginResult?: (result: LoginResult) => void;
   #closedResolve!: () => void;
-  #whoWaiting = 0;
   // Requests (sends and `who`s), numbered as made, and those not answered
   // yet: not accepted or refused, a broadcast until its echo came too.
   #requests = 0;
@@ -364,7 +363,6 @@ export class Session {
     const request = ++this.#requests;
     this.#unanswered.add(request);
     this.#whoRequests.push(request);
-    this.#whoWaiting++;
     this.#write({ type: "who" });
     return true;
   }
@@ -724,7 +722,6 @@ export class Session {
         break;
       case "who":
         this.#unanswered.delete(this.#whoRequests.shift() ?? 0);
-        this.#whoWaiting = Math.max(0, this.#whoWaiting - 1);
         this.#emit({ event: "who", users: frame.users });
         break;
       case "error":
@@ -823,7 +820,7 @@ export class Session {
       });
     }
     this.#checkFlushed();
-    this.#whoWaiting = 0;
+    this.#whoRequests.length = 0;
     this.#unanswered.clear();
     this.#checkSettled();
     this.#checkBacklog();
@@ -984,7 +981,7 @@ export class Session {
   #isSettled(): boolean {
     return this.#state === "closed" ||
       (this.#pending.size === 0 && this.#outbox.length === 0 &&
-        this.#whoWaiting === 0);
+        this.#whoRequests.length === 0);
   }
 
   #checkSettled(): void {
