@@ -13,7 +13,7 @@
 import * as readline from "node:readline";
 import { Writable } from "node:stream";
 import process from "node:process";
-import { batchTypedText } from "./typing.ts";
+import { batchTypedText, type ReadlineInternals } from "./typing.ts";
 
 /** What a {@linkcode Terminal} reads and where it writes. */
 export interface TerminalOptions {
@@ -73,15 +73,6 @@ class MutableOutput extends Writable {
     if (!this.muted && !this.paused) writeStdout(String(chunk));
     callback();
   }
-}
-
-interface ReadlineInternals {
-  line: string;
-  historySize: number;
-  /** The cursor's row below the prompt's first row at the last redraw. */
-  prevRows?: number;
-  history?: string[];
-  _ttyWrite?: (s: string, key: { ctrl?: boolean; name?: string }) => void;
 }
 
 /**

@@ -11,12 +11,19 @@
  * @module
  */
 
-/** The readline internals this module wraps. */
-interface ReadlineInternals {
-  _ttyWrite?: (s: string, key?: KeyInfo) => void;
+/**
+ * The internals of a `node:readline` interface that the chat client's
+ * terminal reaches into: the line being typed, history, the row it drew
+ * last, and the function that handles each key.
+ */
+export interface ReadlineInternals {
+  line: string;
+  historySize: number;
   /** The cursor's row below the prompt's first row, as last drawn. */
   prevRows?: number;
+  history?: string[];
   getCursorPos(): { rows: number; cols: number };
+  _ttyWrite?: (s: string, key?: KeyInfo) => void;
 }
 
 /** A key as readline's key decoder describes it. */
