@@ -483,8 +483,6 @@ export function createConnectionMachine(ports: ConnectionPorts) {
           direct: false,
           timer: { ms: ports.timings.pingTimeoutMs, event: "PING_TIMEOUT" },
         }),
-      /** Every frame to the machine, no timer: the state sets its own. */
-      routeToMachine: ({ self }) => routes.get(self)?.({ direct: false }),
       handleFrames: ({ context, event }) => {
         const frames = (event as FramesEvent).frames;
         const bye = frames.findIndex(isBye);
@@ -801,7 +799,9 @@ export function createConnectionMachine(ports: ConnectionPorts) {
       },
       closed: {
         type: "final",
-        entry: ["routeToMachine", "finish"],
+        // Its link actor stops with the machine: that clears the timer
+        // and ends the reading.
+        entry: ["finish"],
       },
     },
   });
