@@ -1,23 +1,10 @@
 import assert from "node:assert/strict";
 import { openDatabase, SCHEMA_VERSION } from "../store/database.ts";
 import { GroupCommitter } from "../store/group_commit.ts";
-import {
-  type Cursor,
-  Mailboxes,
-  SEQ_BLOCK,
-  type StoredMessage,
-} from "../store/mailboxes.ts";
+import { type Cursor, Mailboxes, SEQ_BLOCK } from "../store/mailboxes.ts";
+import { message, stored } from "./support/stored_messages.ts";
 
 const DAY = 86_400_000;
-
-const message = (text: string, ts = 5): Omit<StoredMessage, "seq"> => ({
-  from: "alice",
-  fromKey: "alice",
-  to: "bob",
-  ts,
-  text,
-  id: text,
-});
 
 function mailboxesOn(kv: Deno.Kv, committer = new GroupCommitter(kv), {
   maxStored = 10,
@@ -160,17 +147,13 @@ Deno.test("after a failed commit the next chunk writes the mark again", async ()
 Deno.test("a schema 1 database opens as the current schema and its mailboxes read as before", async () => {
   await withFile(async (path) => {
     const old = await Deno.openKv(path);
-    const one = (seq: number, text: string): StoredMessage => ({
-      seq,
-      ...message(text),
-    });
     await old.set(["schema"], 1);
     // Schema 1: exact `next`, `first` inside the first chunk, a message
     // stored alone and a chunk.
     await old.set(["mailbox", "bob"], { next: 5, first: 2, expiredUnread: 0 });
-    await old.set(["message", "bob", 1], [one(1, "a"), one(2, "b")]);
-    await old.set(["message", "bob", 3], one(3, "c"));
-    await old.set(["message", "bob", 4], [one(4, "d")]);
+    await old.set(["message", "bob", 1], [stored(1, "a"), stored(2, "b")]);
+    await old.set(["message", "bob", 3], stored(3, "c"));
+    await old.set(["message", "bob", 4], [stored(4, "d")]);
     old.close();
 
     const kv = await openDatabase(path);
@@ -186,7 +169,7 @@ Deno.test("a schema 1 database opens as the current schema and its mailboxes rea
       assert.deepEqual(
         (await Array.fromAsync(kv.list({ prefix: ["chunk"] })))
           .map((entry) => entry.value),
-        [[one(4, "d")], [{ seq: 5, ...message("e") }]],
+        [[stored(4, "d")], [{ seq: 5, ...message("e") }]],
       );
       assert.equal(mailboxes.waiting("bob"), 2);
     } finally {
@@ -199,10 +182,6 @@ Deno.test("a schema 1 database opens as the current schema and its mailboxes rea
 Deno.test("a schema 2 database's messages move to keys by commit, and an upgrade cut short goes on", async () => {
   await withFile(async (path) => {
     const old = await Deno.openKv(path);
-    const one = (seq: number, text: string): StoredMessage => ({
-      seq,
-      ...message(text),
-    });
     await old.set(["schema"], 2);
     await old.set(["mailbox", "bob"], {
       next: 1001,
@@ -215,12 +194,12 @@ Deno.test("a schema 2 database's messages move to keys by commit, and an upgrade
     for (let seq = 1; seq <= 450; seq++) {
       await old.set(
         ["message", "bob", seq],
-        seq % 2 ? one(seq, `b${seq}`) : [one(seq, `b${seq}`)],
+        seq % 2 ? stored(seq, `b${seq}`) : [stored(seq, `b${seq}`)],
       );
     }
-    await old.set(["message", "dave", 7], [one(7, "d7"), one(8, "d8")]);
+    await old.set(["message", "dave", 7], [stored(7, "d7"), stored(8, "d8")]);
     await old.set(["mailbox", "dave"], { next: 9, first: 7, expiredUnread: 0 });
-    await old.set(["chunk", 5, "carol"], [one(1, "c1")]);
+    await old.set(["chunk", 5, "carol"], [stored(1, "c1")]);
     await old.set(["mailbox", "carol"], {
       next: 2,
       first: 1,

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { ProtocolError } from "../protocol/errors.ts";
 import { openDatabase } from "../store/database.ts";
 import { GroupCommitter } from "../store/group_commit.ts";
-import { Mailboxes, type StoredMessage } from "../store/mailboxes.ts";
+import { Mailboxes } from "../store/mailboxes.ts";
+import { message } from "./support/stored_messages.ts";
 
 const DAY = 86_400_000;
 
@@ -25,15 +26,6 @@ async function withMailboxes(
     kv.close();
   }
 }
-
-const message = (text: string, ts: number): Omit<StoredMessage, "seq"> => ({
-  from: "alice",
-  fromKey: "alice",
-  to: "bob",
-  ts,
-  text,
-  id: text,
-});
 
 Deno.test("mailbox numbers messages in call order and keeps them until acked", async () => {
   await withMailboxes(async (mailboxes, clock) => {
