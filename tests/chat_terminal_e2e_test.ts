@@ -68,6 +68,21 @@ async function register(
   await pty.expect(`${server.address}|alice > `);
 }
 
+/** Runs `test` with alice registered on a fresh server and terminal. */
+async function registered(
+  test: (s: Setup) => Promise<void>,
+  flags?: string[],
+  cols?: number,
+): Promise<void> {
+  const s = await start(flags, cols);
+  try {
+    await register(s);
+    await test(s);
+  } finally {
+    await s.done();
+  }
+}
+
 /**
  * Waits for the client to exit; returns its last screen lines before the
  * `exit=N` line, that line, and the echo setting left on the terminal.
@@ -91,9 +106,7 @@ async function saidBye(server: ServerProcess): Promise<void> {
 }
 
 Deno.test("Ctrl-D at an empty prompt quits with bye and exit 0, echo on", async () => {
-  const s = await start();
-  try {
-    await register(s);
+  await registered(async (s) => {
     await s.pty.type("WHO" + ENTER);
     // The command was echoed: the echo is on after the hidden prompts.
     await s.pty.expect(`WHO\n`);
@@ -107,15 +120,11 @@ Deno.test("Ctrl-D at an empty prompt quits with bye and exit 0, echo on", async 
     assert.equal(end.exit, "exit=0");
     assert.equal(end.echo, "echo");
     await saidBye(s.server);
-  } finally {
-    await s.done();
-  }
+  });
 });
 
 Deno.test("Ctrl-D in the middle of a line keeps the line", async () => {
-  const s = await start();
-  try {
-    await register(s);
+  await registered(async (s) => {
     await s.pty.type("@alice hel" + CTRL_D + "lo" + ENTER);
     const echo = await s.pty.expect(/\d\d:\d\d:\d\d alice -> alice: .*\n/);
     assert.equal(
@@ -126,15 +135,11 @@ Deno.test("Ctrl-D in the middle of a line keeps the line", async () => {
     const end = await ending(s.pty);
     assert.equal(end.exit, "exit=0");
     assert.doesNotMatch(s.pty.screen, /cancelled/);
-  } finally {
-    await s.done();
-  }
+  });
 });
 
 Deno.test("Ctrl-D on a continuation line cancels the message and goes on", async () => {
-  const s = await start();
-  try {
-    await register(s);
+  await registered(async (s) => {
     await s.pty.type("@alice first part\\" + ENTER);
     await s.pty.expect("... ");
     await s.pty.type(CTRL_D);
@@ -148,17 +153,13 @@ Deno.test("Ctrl-D on a continuation line cancels the message and goes on", async
     assert.equal(end.echo, "echo");
     assert.doesNotMatch(s.pty.screen, /first part\n.*alice -> alice/);
     assert.equal(s.pty.screen.match(/alice -> alice: /g)?.length, 1);
-  } finally {
-    await s.done();
-  }
+  });
 });
 
 Deno.test("Ctrl-D typed ahead right after a continued line cancels the message and does not quit", async () => {
   // Pasted or typed fast, the key arrives before the client has read the
   // line it follows: it must still count as typed on the continuation.
-  const s = await start();
-  try {
-    await register(s);
+  await registered(async (s) => {
     await s.pty.type("@alice first part\\" + ENTER + CTRL_D);
     await s.pty.expect("*** message cancelled\n");
     await s.pty.expect(`${s.server.address}|alice > `);
@@ -170,17 +171,13 @@ Deno.test("Ctrl-D typed ahead right after a continued line cancels the message a
     assert.equal(end.echo, "echo");
     assert.equal(s.pty.screen.match(/alice -> alice: /g)?.length, 1);
     assert.equal(s.pty.screen.match(/disconnected/g)?.length, 1);
-  } finally {
-    await s.done();
-  }
+  });
 });
 
 Deno.test("Ctrl-D typed ahead on a continued line while a message awaits its answer brings the command prompt back at once", async () => {
   // The notice waits for the answer to the message before it; the
   // continuation prompt must not be drawn meanwhile.
-  const s = await start();
-  try {
-    await register(s);
+  await registered(async (s) => {
     await s.pty.type(
       "@alice one" + ENTER + "@alice first part\\" + ENTER + CTRL_D,
     );
@@ -190,15 +187,11 @@ Deno.test("Ctrl-D typed ahead on a continued line while a message awaits its ans
     const end = await ending(s.pty);
     assert.equal(end.exit, "exit=0");
     assert.doesNotMatch(s.pty.screen, /\.\.\. /);
-  } finally {
-    await s.done();
-  }
+  });
 });
 
 Deno.test("Ctrl-D typed ahead at an empty prompt still quits, once the command before it ran", async () => {
-  const s = await start();
-  try {
-    await register(s);
+  await registered(async (s) => {
     await s.pty.type("WHO" + ENTER + CTRL_D);
     const end = await ending(s.pty);
     assert.deepEqual(end.before.slice(-3), [
@@ -209,24 +202,18 @@ Deno.test("Ctrl-D typed ahead at an empty prompt still quits, once the command b
     assert.equal(end.exit, "exit=0");
     assert.equal(end.echo, "echo");
     await saidBye(s.server);
-  } finally {
-    await s.done();
-  }
+  });
 });
 
 Deno.test("Ctrl-C exits 0 with bye when connected, echo on", async () => {
-  const s = await start();
-  try {
-    await register(s);
+  await registered(async (s) => {
     await s.pty.type("@alice half-typed" + CTRL_C);
     const end = await ending(s.pty);
     assert.equal(end.exit, "exit=0");
     assert.equal(end.echo, "echo");
     await saidBye(s.server);
     assert.doesNotMatch(s.pty.screen, /alice -> alice/);
-  } finally {
-    await s.done();
-  }
+  });
 });
 
 Deno.test("Ctrl-C at the hidden password prompt exits 0 with bye, echo on", async () => {
@@ -405,66 +392,60 @@ Deno.test("three wrong passwords on a terminal end the login with the server's r
 
 Deno.test("a message arriving while the typed line wraps shows above it, the line redrawn once with the cursor in place", async () => {
   const cols = 60;
-  const s = await start([], cols);
-  try {
-    await register(s);
-    const prompt = `${s.server.address}|alice > `;
-    const typed = "@carol " + "y".repeat(150);
-    // Type, then move the cursor 5 back: it must stay there.
-    await s.pty.type(typed + LEFT.repeat(5));
-    await s.pty.expect("yyyyy");
-    await delay(300);
-    const bob = chat("bob", "pw-bob", "--server", s.server.address);
-    await bob.type("@alice hello from bob");
-    await bob.endInput();
-    assert.equal((await bob.exit()).code, 0);
-    await s.pty.expect("bob: hello from bob");
-    await delay(300);
-    await s.pty.type("Z");
-    await delay(300);
-    const { rows, cursor } = render(s.pty.raw, cols);
-    const at = rows.findIndex((row) => row.endsWith("bob: hello from bob"));
-    assert.ok(at >= 0, `Expected the message on screen:\n${rows.join("\n")}`);
-    const input = prompt + typed.slice(0, -5) + "Z" + typed.slice(-5);
-    const wrapped = input.match(new RegExp(`.{1,${cols}}`, "g"))!;
-    assert.ok(wrapped.length >= 3, "Expected the line to wrap twice or more");
-    assert.deepEqual(rows.slice(at + 1), wrapped);
-    assert.deepEqual(
-      rows.filter((row) => row.includes("@carol") || row.includes("yyy")),
-      wrapped.filter((row) => row.includes("@carol") || row.includes("yyy")),
-      `Expected no leftover copy of the line:\n${rows.join("\n")}`,
-    );
-    const cursorAt = input.length - 5;
-    assert.deepEqual(cursor, {
-      row: at + 1 + Math.floor(cursorAt / cols),
-      col: cursorAt % cols,
-    });
-  } finally {
-    await s.done();
-  }
+  await registered(
+    async (s) => {
+      const prompt = `${s.server.address}|alice > `;
+      const typed = "@carol " + "y".repeat(150);
+      // Type, then move the cursor 5 back: it must stay there.
+      await s.pty.type(typed + LEFT.repeat(5));
+      await s.pty.expect("yyyyy");
+      await delay(300);
+      const bob = chat("bob", "pw-bob", "--server", s.server.address);
+      await bob.type("@alice hello from bob");
+      await bob.endInput();
+      assert.equal((await bob.exit()).code, 0);
+      await s.pty.expect("bob: hello from bob");
+      await delay(300);
+      await s.pty.type("Z");
+      await delay(300);
+      const { rows, cursor } = render(s.pty.raw, cols);
+      const at = rows.findIndex((row) => row.endsWith("bob: hello from bob"));
+      assert.ok(at >= 0, `Expected the message on screen:\n${rows.join("\n")}`);
+      const input = prompt + typed.slice(0, -5) + "Z" + typed.slice(-5);
+      const wrapped = input.match(new RegExp(`.{1,${cols}}`, "g"))!;
+      assert.ok(wrapped.length >= 3, "Expected the line to wrap twice or more");
+      assert.deepEqual(rows.slice(at + 1), wrapped);
+      assert.deepEqual(
+        rows.filter((row) => row.includes("@carol") || row.includes("yyy")),
+        wrapped.filter((row) => row.includes("@carol") || row.includes("yyy")),
+        `Expected no leftover copy of the line:\n${rows.join("\n")}`,
+      );
+      const cursorAt = input.length - 5;
+      assert.deepEqual(cursor, {
+        row: at + 1 + Math.floor(cursorAt / cols),
+        col: cursorAt % cols,
+      });
+    },
+    [],
+    cols,
+  );
 });
 
 Deno.test("a pasted message of 8,000 characters is sent whole", async () => {
   // Echoing a paste used to cost the square of its length (20 s for
   // this one); the bound on the work is in client_typing_test.ts.
-  const s = await start();
-  try {
-    await register(s);
+  await registered(async (s) => {
     const text = "0123456789".repeat(800);
     await s.pty.type(`@alice ${text}` + ENTER);
     await s.pty.expect(`alice -> alice: ${text}\n`);
     await s.pty.expect(`alice: ${text}\n`);
     await s.pty.type("QUIT" + ENTER);
     assert.equal((await ending(s.pty)).exit, "exit=0");
-  } finally {
-    await s.done();
-  }
+  });
 });
 
 Deno.test("HI while connected says which server it leaves, then logs in anew", async () => {
-  const s = await start();
-  try {
-    await register(s);
+  await registered(async (s) => {
     await s.pty.type(`HI ${s.server.address}` + ENTER);
     await s.pty.expect(`*** leaving ${s.server.address}\n`);
     await s.pty.expect("*** disconnected: goodbye\n");
@@ -481,9 +462,7 @@ Deno.test("HI while connected says which server it leaves, then logs in anew", a
     const end = await ending(s.pty);
     assert.equal(end.exit, "exit=0");
     assert.equal(end.echo, "echo");
-  } finally {
-    await s.done();
-  }
+  });
 });
 
 Deno.test("a configured password serves every HI on a terminal, not only the first", async () => {
@@ -512,9 +491,7 @@ Deno.test("a configured password serves every HI on a terminal, not only the fir
 });
 
 Deno.test("a command typed ahead while another runs is shown after its own prompt", async () => {
-  const s = await start();
-  try {
-    await register(s);
+  await registered(async (s) => {
     await s.pty.type("BYE" + ENTER + "QUIT" + ENTER);
     const end = await ending(s.pty);
     assert.deepEqual(end.before.slice(-3), [
@@ -524,48 +501,46 @@ Deno.test("a command typed ahead while another runs is shown after its own promp
     ]);
     assert.equal(end.exit, "exit=0");
     assert.equal(end.echo, "echo");
-  } finally {
-    await s.done();
-  }
+  });
 });
 
 Deno.test("commands pasted in one go each show after their prompt, above what they led to", async () => {
   // A paste arrives in one read: every line is read before the server
   // answered the first, yet each must show where typing it would have.
   const cols = 200;
-  const s = await start([], cols);
-  try {
-    await register(s);
-    const prompt = `${s.server.address}|alice > `;
-    await s.pty.type(
-      ["WHO", "WHOO", "@carol t1", "@carol", "@carol t2", "WHO", ""]
-        .join(ENTER),
-    );
-    await s.pty.expect("*** online: alice\n");
-    await s.pty.expect("*** online: alice\n");
-    await s.pty.type("QUIT" + ENTER);
-    assert.equal((await ending(s.pty)).exit, "exit=0");
-    const { rows } = render(s.pty.raw, cols);
-    const from = rows.indexOf(`${prompt}WHO`);
-    assert.deepEqual(rows.slice(from, from + 14), [
-      `${prompt}WHO`,
-      "*** online: alice",
-      `${prompt}WHOO`,
-      '*** unknown command "WHOO"; type @name text, @all text, HI host:port, WHO, BYE, QUIT or HELP',
-      `${prompt}@carol t1`,
-      '*** not sent to carol ("t1"): no such user: carol',
-      `${prompt}@carol`,
-      '*** expected a message after "@carol", found nothing',
-      `${prompt}@carol t2`,
-      '*** not sent to carol ("t2"): no such user: carol',
-      `${prompt}WHO`,
-      "*** online: alice",
-      `${prompt}QUIT`,
-      "*** disconnected: goodbye",
-    ]);
-  } finally {
-    await s.done();
-  }
+  await registered(
+    async (s) => {
+      const prompt = `${s.server.address}|alice > `;
+      await s.pty.type(
+        ["WHO", "WHOO", "@carol t1", "@carol", "@carol t2", "WHO", ""]
+          .join(ENTER),
+      );
+      await s.pty.expect("*** online: alice\n");
+      await s.pty.expect("*** online: alice\n");
+      await s.pty.type("QUIT" + ENTER);
+      assert.equal((await ending(s.pty)).exit, "exit=0");
+      const { rows } = render(s.pty.raw, cols);
+      const from = rows.indexOf(`${prompt}WHO`);
+      assert.deepEqual(rows.slice(from, from + 14), [
+        `${prompt}WHO`,
+        "*** online: alice",
+        `${prompt}WHOO`,
+        '*** unknown command "WHOO"; type @name text, @all text, HI host:port, WHO, BYE, QUIT or HELP',
+        `${prompt}@carol t1`,
+        '*** not sent to carol ("t1"): no such user: carol',
+        `${prompt}@carol`,
+        '*** expected a message after "@carol", found nothing',
+        `${prompt}@carol t2`,
+        '*** not sent to carol ("t2"): no such user: carol',
+        `${prompt}WHO`,
+        "*** online: alice",
+        `${prompt}QUIT`,
+        "*** disconnected: goodbye",
+      ]);
+    },
+    [],
+    cols,
+  );
 });
 
 /** The pid of the `parley chat` process talking to `address`. */
@@ -579,9 +554,7 @@ async function chatPid(address: string): Promise<number> {
 }
 
 Deno.test("Ctrl-Z is refused with a notice, and typing goes on", async () => {
-  const s = await start();
-  try {
-    await register(s);
+  await registered(async (s) => {
     await s.pty.type("\x1a");
     await s.pty.expect(
       "*** suspending is not supported; QUIT leaves, Ctrl-C too",
@@ -592,9 +565,7 @@ Deno.test("Ctrl-Z is refused with a notice, and typing goes on", async () => {
     const end = await ending(s.pty);
     assert.equal(end.exit, "exit=0");
     assert.equal(end.echo, "echo");
-  } finally {
-    await s.done();
-  }
+  });
 });
 
 Deno.test("continued after the terminal was set to echo, the client takes it back and the password stays hidden", async () => {
