@@ -1,28 +1,10 @@
 import assert from "node:assert/strict";
-import {
-  fakeWorld,
-  settle,
-  startConnection,
-  stateOf,
-} from "./support/fake_ports.ts";
+import { startOnline, stateOf } from "./support/fake_ports.ts";
 
 const frame = (value: object) => JSON.stringify(value);
 
-async function online() {
-  const world = fakeWorld();
-  world.accounts.set("bob", { name: "bob", password: "pw" });
-  const connection = startConnection(world);
-  connection.send(frame({ type: "hello", v: 1, name: "bob" }));
-  await settle();
-  connection.send(frame({ type: "password", password: "pw" }));
-  await settle();
-  assert.equal(stateOf(connection.actor), "online");
-  world.written.length = 0;
-  return { world, ...connection };
-}
-
 Deno.test("connection sending often is never pinged, and is pinged a ping interval after its last frame", async () => {
-  const { world, actor, clock, send } = await online();
+  const { world, actor, clock, send } = await startOnline();
   // A frame every 7 s for 105 s: the idle timer fires meanwhile and must
   // arm itself again for what is left instead of pinging.
   for (let t = 0; t < 105_000; t += 7_000) {
@@ -42,7 +24,7 @@ Deno.test("connection sending often is never pinged, and is pinged a ping interv
 });
 
 Deno.test("connection answering a ping is pinged again a full interval after the answer", async () => {
-  const { world, actor, clock, send } = await online();
+  const { world, actor, clock, send } = await startOnline();
   clock.increment(30_000);
   assert.equal(stateOf(actor), "idle-probing");
   clock.increment(9_000);

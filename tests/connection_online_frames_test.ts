@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { readClientFrame } from "../protocol/frames.ts";
 import {
   fakeWorld,
-  settle,
   startConnection,
+  startOnline,
   stateOf,
 } from "./support/fake_ports.ts";
 
@@ -11,19 +11,11 @@ const line = (value: object) => JSON.stringify(value);
 const ack = (seq: number) => line({ type: "ack", seq });
 
 async function online() {
-  const world = fakeWorld();
-  world.accounts.set("bob", { name: "bob", password: "pw" });
-  const connection = startConnection(world);
-  connection.send(line({ type: "hello", v: 1, name: "bob" }));
-  await settle();
-  connection.send(line({ type: "password", password: "pw" }));
-  await settle();
-  assert.equal(stateOf(connection.actor), "online");
-  world.written.length = 0;
+  const connection = await startOnline();
   /** Frames as the link reads them, one batch per call. */
   const read = (...lines: string[]) =>
-    world.link!.frames(lines.map(readClientFrame));
-  return { world, read, ...connection };
+    connection.world.link!.frames(lines.map(readClientFrame));
+  return { read, ...connection };
 }
 
 Deno.test("frames read while online reach the ports without an event to the machine", async () => {

@@ -5,6 +5,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { type AnyActorRef, createActor, SimulatedClock } from "xstate";
 import {
   type CloseReason,
@@ -125,6 +126,22 @@ export function startConnection(world: FakeWorld) {
   const send = (...lines: string[]) =>
     actor.send({ type: "FRAMES", frames: lines.map(readClientFrame) });
   return { actor, clock, send };
+}
+
+/**
+ * bob (password `pw`) logged in on a started connection; what the login
+ * wrote is forgotten.
+ */
+export async function startOnline(world: FakeWorld = fakeWorld()) {
+  world.accounts.set("bob", { name: "bob", password: "pw" });
+  const connection = startConnection(world);
+  connection.send(JSON.stringify({ type: "hello", v: 1, name: "bob" }));
+  await settle();
+  connection.send(JSON.stringify({ type: "password", password: "pw" }));
+  await settle();
+  assert.equal(stateOf(connection.actor), "online");
+  world.written.length = 0;
+  return { world, ...connection };
 }
 
 /** Lets pending promise actors (account lookups, hashing) settle. */
