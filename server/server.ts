@@ -118,6 +118,9 @@ export async function startServer(
   // The file first, then the port, then the database: a server that
   // cannot start leaves a database another server may be using as it was.
   const claim = await claimDatabase(config.db);
+  // What is open so far, newest first: a failed step closes it all (the
+  // database before the claim, whose closing drops SQLite's locks too).
+  const opened: Array<() => void> = [() => claim?.close()];
   let listener: Listener;
   let kv: Deno.Kv;
   let instance: string;
@@ -126,23 +129,12 @@ export async function startServer(
       new SocketTransport({ maxQueuedBytes: config.maxQueuedBytes });
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
     listener = await transport.listen(`${host}:${config.port}`);
-  } catch (error) {
-    claim?.close();
-    throw error;
-  }
-  try {
+    opened.unshift(() => listener.close());
     kv = await openDatabase(config.db);
-  } catch (error) {
-    listener.close();
-    claim?.close();
-    throw error;
-  }
-  try {
+    opened.unshift(() => kv.close());
     instance = await databaseInstance(kv);
   } catch (error) {
-    kv.close();
-    listener.close();
-    claim?.close();
+    for (const close of opened) close();
     throw error;
   }
   const committer = new GroupCommitter(kv);
