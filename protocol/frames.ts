@@ -343,7 +343,7 @@ export function parseClientFrame(line: string): ClientFrame {
           ADMIN_TYPES.has(obj.type as string)
             ? " (this is parley's chat port, not its admin port)"
             : ""
-        }; expected hello, password, send, ack, who, ping, pong or bye`,
+        }; expected ${EXPECTED_TYPES}`,
       );
   }
 }
@@ -359,6 +359,10 @@ export const CLIENT_TYPES: ReadonlySet<string> = new Set([
   "pong",
   "bye",
 ]);
+
+/** `hello, password, …, pong or bye`, for refusals of other types. */
+const EXPECTED_TYPES = [...CLIENT_TYPES].slice(0, -1).join(", ") +
+  ` or ${[...CLIENT_TYPES].at(-1)}`;
 
 /**
  * The requests of the admin protocol (server/admin_protocol.ts): a chat
