@@ -356,7 +356,7 @@ export async function main(args: string[]): Promise<number> {
   await stopped.promise;
   Deno.removeSignalListener("SIGINT", onSignal);
   Deno.removeSignalListener("SIGTERM", onSignal);
-  console.log("parley: shutting down");
+  console.log("parley serve: shutting down");
   await admin.close();
   await server.shutdown();
   await stopLogging();

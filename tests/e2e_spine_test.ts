@@ -272,6 +272,13 @@ Deno.test("a server shutting down tells its clients and exits 0", async () => {
     await client.stdout.waitFor(
       "*** disconnected: the server is shutting down",
     );
+    // Every line of serve starts with its name; this one used to say
+    // only "parley:".
+    assert.deepEqual(server.stdout.lines, [
+      `parley serve: parley debug on unix:${server.db}.admin.sock`,
+      `parley serve: listening on ${server.address}`,
+      "parley serve: shutting down",
+    ]);
   } finally {
     await client.endInput();
     await client.exit();

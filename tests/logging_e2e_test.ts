@@ -81,6 +81,6 @@ Deno.test("a server whose stderr reader went away keeps serving", async () => {
     await stdout.finished;
     await Deno.remove(dir, { recursive: true });
     assert.equal(status.code, 0);
-    assert.equal(stdout.lines.at(-1), "parley: shutting down");
+    assert.equal(stdout.lines.at(-1), "parley serve: shutting down");
   }
 });
