@@ -7,6 +7,7 @@
 
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { spellOutControls } from "../protocol/controls.ts";
+import { parseAddress } from "../transport/socket.ts";
 import { VERSION } from "../version.ts";
 
 /** Exit status for a bad flag or value. */
@@ -43,6 +44,50 @@ export function newCommand(name: string, summary: string): Command {
 }
 
 /**
+ * The one line for a bad flag, as every subcommand prints it:
+ * `parley serve: option '--port <port>': expected a whole number from 0 to
+ * 65535, found "-1" (see --help)`. The reason starts lower-case and has no
+ * final period, whoever wrote it; anything in it that could move or
+ * reverse the terminal's text is spelled out.
+ *
+ * @param command The subcommand's name, as `parley serve`.
+ * @param option The option as its help names it, as `--port <port>`.
+ * @param reason What was expected and what was found.
+ *
+ * @example
+ * ```ts
+ * import { flagError } from "./args.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(
+ *   flagError("parley chat", "--name <name>", "Required").message,
+ *   "parley chat: option '--name <name>': required (see --help)",
+ * );
+ * ```
+ */
+export function flagError(
+  command: string,
+  option: string,
+  reason: string,
+): UsageExit {
+  const text = reason.replace(/^\p{Lu}(?!\p{Lu})/u, (c) => c.toLowerCase())
+    .replace(/\.$/, "");
+  return new UsageExit(
+    EXIT_USAGE,
+    spellOutControls(`${command}: option '${option}': ${text} (see --help)`),
+  );
+}
+
+/** A value as flag errors quote it: in double quotes, escapes visible. */
+export function quote(value: string): string {
+  return JSON.stringify(value);
+}
+
+/** Commander's words for a value its parser refused, and for a choice. */
+const INVALID = /^error: option '([^']+)' argument '(.*)' is invalid\. (.*)$/s;
+const CHOICES = /^Allowed choices are (.*)\.$/s;
+
+/**
  * Parses `args` with `command`.
  *
  * @throws {UsageExit} After `--help`/`--version` (status 0) or a bad flag
@@ -59,6 +104,20 @@ export function parseArgs(command: Command, args: string[]): void {
         error.code === "commander.help"
       ) {
         throw new UsageExit(0, "");
+      }
+      const invalid = INVALID.exec(error.message);
+      if (invalid !== null) {
+        const [, option, value, reason] = invalid;
+        const choices = CHOICES.exec(reason);
+        throw flagError(
+          command.name(),
+          option,
+          choices === null
+            ? reason
+            : `expected one of ${
+              choices[1].replace(/, (?!.*, )/, " or ")
+            }, found ${quote(value)}`,
+        );
       }
       // The message may quote what was typed: spell out anything that
       // could move or reverse the terminal's text.
@@ -79,14 +138,12 @@ export function integer(
 ): (value: string) => number {
   return (value) => {
     const n = Number(value);
-    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) {
+    if (
+      !/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min ||
+      n > max
+    ) {
       throw new InvalidArgumentError(
-        `expected a whole number from ${min} to ${max}, found "${value}"`,
-      );
-    }
-    if (n < min || n > max) {
-      throw new InvalidArgumentError(
-        `expected a whole number from ${min} to ${max}, found ${n}`,
+        `expected a whole number from ${min} to ${max}, found ${quote(value)}`,
       );
     }
     return n;
@@ -106,7 +163,9 @@ export function positive(
     const n = Number(value);
     if (value.trim() === "" || !Number.isFinite(n) || n <= 0 || n > max) {
       throw new InvalidArgumentError(
-        `expected ${what} greater than 0 and at most ${max}, found "${value}"`,
+        `expected ${what} greater than 0 and at most ${max}, found ${
+          quote(value)
+        }`,
       );
     }
     return n;
@@ -115,3 +174,15 @@ export function positive(
 
 /** A commander value parser for a positive number of seconds, up to a day. */
 export const seconds: (value: string) => number = positive(86_400, "seconds");
+
+/** A commander value parser for a TCP `host:port` (no `unix:` path). */
+export function hostPort(value: string): string {
+  try {
+    if (parseAddress(value).transport === "tcp") return value;
+  } catch {
+    // Refused below, in the same words.
+  }
+  throw new InvalidArgumentError(
+    `expected HOST:PORT with a port from 0 to 65535, found ${quote(value)}`,
+  );
+}

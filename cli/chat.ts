@@ -23,7 +23,7 @@ import type { PasswordSource } from "../client/session.ts";
 import { Terminal } from "../client/terminal.ts";
 import { checkName } from "../protocol/names.ts";
 import { SocketTransport } from "../transport/socket.ts";
-import { EXIT_USAGE, newCommand, parseArgs, UsageExit } from "./args.ts";
+import { flagError, newCommand, parseArgs, quote } from "./args.ts";
 
 /**
  * Exit status when connecting or logging in fails without a terminal, or
@@ -56,7 +56,7 @@ function nameFlag(value: string): string {
 
 function serverFlag(value: string): string {
   const problem = checkServerAddress(value);
-  if (problem) throw new InvalidArgumentError(`Expected ${problem}`);
+  if (problem) throw new InvalidArgumentError(`expected ${problem}`);
   return value;
 }
 
@@ -73,18 +73,20 @@ function configuredPassword(file?: string): string | undefined {
   try {
     text = Deno.readTextFileSync(file);
   } catch (error) {
-    throw new UsageExit(
-      EXIT_USAGE,
-      `parley chat: option '--password-file <file>' cannot read "${file}": ${
-        (error as Error).message
-      }`,
+    throw flagError(
+      "parley chat",
+      "--password-file <file>",
+      `cannot read ${quote(file)}: ${(error as Error).message}`,
     );
   }
   const first = text.split(/\r?\n/)[0];
   if (first === "") {
-    throw new UsageExit(
-      EXIT_USAGE,
-      `parley chat: option '--password-file <file>' expects a password on the first line of "${file}", found an empty line`,
+    throw flagError(
+      "parley chat",
+      "--password-file <file>",
+      `expected a password on the first line of ${
+        quote(file)
+      }, found an empty line`,
     );
   }
   return first;
@@ -182,7 +184,7 @@ async function askName(terminal: Terminal): Promise<string | null> {
  * @throws {UsageExit} For bad flags, `--help` and `--version`.
  */
 export async function main(args: string[]): Promise<number> {
-  const command = newCommand("chat", "the parley chat client")
+  const command = newCommand("chat", "Run the parley chat client")
     .option("--name <name>", "your name on the server", nameFlag)
     .option(
       "--server <host:port>",
@@ -198,9 +200,10 @@ export async function main(args: string[]): Promise<number> {
   const flags = command.opts<ChatFlags>();
   const interactive = Deno.stdin.isTerminal();
   if (!interactive && flags.name === undefined) {
-    throw new UsageExit(
-      EXIT_USAGE,
-      "parley chat: option '--name <name>' is required when input is not a terminal",
+    throw flagError(
+      "parley chat",
+      "--name <name>",
+      "required when input is not a terminal",
     );
   }
   const password = configuredPassword(flags.passwordFile);

@@ -20,7 +20,14 @@ import { defaultDbPath } from "../server/config.ts";
 import { adminSocketPath } from "../server/admin_socket.ts";
 import type { AdminReply, AdminRequest } from "../server/admin_protocol.ts";
 import { AdminClient, AdminUnreachable } from "./admin_client.ts";
-import { EXIT_USAGE, newCommand, parseArgs, UsageExit } from "./args.ts";
+import {
+  EXIT_USAGE,
+  flagError,
+  hostPort,
+  newCommand,
+  parseArgs,
+  UsageExit,
+} from "./args.ts";
 import {
   formatActor,
   formatKicked,
@@ -55,7 +62,11 @@ function parseDebugArgs(args: string[]): DebugOptions {
       "--db <path>",
       "database of the server; its admin socket is next to it",
     )
-    .option("--admin <host:port>", "reach the server's TCP admin endpoint")
+    .option(
+      "--admin <host:port>",
+      "reach the server's TCP admin endpoint",
+      hostPort,
+    )
     .option("--token-file <file>", "file holding the admin token (TCP)")
     .option("--json", "print JSON (one object per line with --watch)")
     .option("--watch", "print every state transition until Ctrl-C")
@@ -101,13 +112,17 @@ queued and stored messages waiting.`,
       );
   }
   if (o.watch && action !== undefined) {
-    throw usage(`--watch cannot be used with ${action}`);
+    throw flagError("parley debug", "--watch", `cannot be used with ${action}`);
   }
   if (o.admin !== undefined && o.db !== undefined) {
     throw usage("give --db or --admin, not both");
   }
   if (o.admin !== undefined && o.tokenFile === undefined) {
-    throw usage("--admin needs --token-file");
+    throw flagError(
+      "parley debug",
+      "--admin <host:port>",
+      "needs --token-file",
+    );
   }
   let address: string;
   if (o.admin !== undefined) {

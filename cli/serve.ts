@@ -5,23 +5,23 @@
  */
 
 import { lookup } from "node:dns/promises";
-import { InvalidArgumentError, Option } from "commander";
-import { spellOutControls } from "../protocol/controls.ts";
+import { Option } from "commander";
 import { DatabaseError } from "../store/database.ts";
 import { defaultConfig, type ServeConfig } from "../server/config.ts";
 import { setupLogging, stopLogging } from "../server/logging.ts";
 import { type Admin, startAdmin } from "../server/admin.ts";
 import { adminSocketPath, refuseIfAnswered } from "../server/admin_socket.ts";
 import { startServer } from "../server/server.ts";
-import { parseAddress } from "../transport/socket.ts";
 import {
   EXIT_USAGE,
+  flagError,
+  hostPort,
   integer,
   newCommand,
   parseArgs,
   positive,
+  quote,
   seconds,
-  UsageExit,
 } from "./args.ts";
 
 /** Parses the flags of `parley serve` into a config. */
@@ -38,7 +38,7 @@ function parseServeArgs(args: string[]): ServeConfig {
     )
     .option(
       "--db <path>",
-      "database file (env PARLEY_DB; default under $XDG_DATA_HOME/parley)",
+      "database file; $PARLEY_DB sets its default",
       defaults.db,
     )
     .option("--netlog <path>", "log every frame in and out to this file")
@@ -130,7 +130,7 @@ function parseServeArgs(args: string[]): ServeConfig {
     .option(
       "--admin <host:port>",
       "also offer parley debug over TCP here (needs --admin-token-file)",
-      address,
+      hostPort,
     )
     .option(
       "--admin-token-file <file>",
@@ -156,9 +156,10 @@ function parseServeArgs(args: string[]): ServeConfig {
   parseArgs(command, args);
   const o = command.opts();
   if (o.admin !== undefined && o.adminTokenFile === undefined) {
-    throw new UsageExit(
-      EXIT_USAGE,
-      "parley serve: --admin needs --admin-token-file; a TCP admin endpoint without a token is refused (see --help)",
+    throw flagError(
+      "parley serve",
+      "--admin <host:port>",
+      "needs --admin-token-file; a TCP admin endpoint without a token is refused",
     );
   }
   return {
@@ -194,36 +195,25 @@ function parseServeArgs(args: string[]): ServeConfig {
   };
 }
 
-/** A commander value parser for `host:port`. */
-function address(value: string): string {
-  try {
-    parseAddress(value);
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message);
-  }
-  if (value.startsWith("unix:")) {
-    throw new InvalidArgumentError(`Expected HOST:PORT, found "${value}"`);
-  }
-  return value;
-}
-
 /**
  * Reads the admin token.
  *
- * @throws {Error} When the file cannot be read or holds a short token.
+ * @throws {UsageExit} When the file cannot be read or holds a short token.
  */
 async function readToken(file: string): Promise<string> {
+  const bad = (reason: string) =>
+    flagError("parley serve", "--admin-token-file <file>", reason);
   let token: string;
   try {
     token = (await Deno.readTextFile(file)).trim();
   } catch (error) {
-    throw new Error(
-      `cannot read --admin-token-file ${file}: ${(error as Error).message}`,
-    );
+    throw bad(`cannot read ${quote(file)}: ${(error as Error).message}`);
   }
   if (token.length < 16) {
-    throw new Error(
-      `--admin-token-file ${file} must hold a token of at least 16 characters, found ${token.length}`,
+    throw bad(
+      `expected a token of at least 16 characters in ${
+        quote(file)
+      }, found ${token.length}`,
     );
   }
   return token;
@@ -237,20 +227,21 @@ async function readToken(file: string): Promise<string> {
  * @throws {UsageExit} Status 2, naming the flag, when it does not resolve.
  */
 async function checkHost(host: string): Promise<void> {
-  let reason = host === "" ? "nothing" : null;
+  let problem = host === "" ? "" : null;
   try {
-    if (reason === null) await lookup(host);
+    if (problem === null) await lookup(host);
   } catch (error) {
-    reason = (error as { code?: string }).code === "ENOTFOUND"
-      ? "no address for it"
-      : (error as Error).message;
+    problem = (error as { code?: string }).code === "ENOTFOUND"
+      ? ", which has no address"
+      : `, which failed: ${(error as Error).message}`;
   }
-  if (reason !== null) {
-    throw new UsageExit(
-      EXIT_USAGE,
-      spellOutControls(
-        `parley serve: option '--host <host>' argument '${host}' is invalid. expected an IP address or a name that resolves, found ${reason} (see --help)`,
-      ),
+  if (problem !== null) {
+    throw flagError(
+      "parley serve",
+      "--host <host>",
+      `expected an IP address or a name that resolves, found ${
+        quote(host)
+      }${problem}`,
     );
   }
 }
@@ -282,7 +273,7 @@ export async function main(args: string[]): Promise<number> {
       token = await readToken(config.adminTokenFile);
     } catch (error) {
       await stopLogging();
-      console.error(`parley serve: ${(error as Error).message}`);
+      console.error((error as Error).message);
       return EXIT_USAGE;
     }
   }

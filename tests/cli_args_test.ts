@@ -2,16 +2,92 @@ import assert from "node:assert/strict";
 
 const MOD = new URL("../mod.ts", import.meta.url).pathname;
 
-Deno.test("a bad flag value is quoted with its control characters spelled out", async () => {
-  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MOD, "chat", "--name", "bo\u202Eb"],
+/** Runs `parley ARGS` with no input; returns its status and output. */
+async function parley(
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MOD, ...args],
     stdin: "null",
-    stdout: "null",
+    stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1" },
   }).output();
-  const text = new TextDecoder().decode(stderr);
+  const decoder = new TextDecoder();
+  return {
+    code,
+    stdout: decoder.decode(stdout),
+    stderr: decoder.decode(stderr),
+  };
+}
+
+Deno.test("a bad flag value is quoted with its control characters spelled out", async () => {
+  const { code, stderr } = await parley("serve", "--port", "1\u202E9");
   assert.equal(code, 2);
-  assert.ok(!text.includes("\u202E"), "the raw direction mark was printed");
-  assert.match(text, /argument 'bo\\u202eb' is invalid/);
+  assert.ok(!stderr.includes("\u202E"), "the raw direction mark was printed");
+  assert.equal(
+    stderr,
+    `parley serve: option '--port <port>': expected a whole number from 0 to 65535, found "1\\u202e9" (see --help)\n`,
+  );
+});
+
+Deno.test("flag errors of serve, chat and debug share one wording", async () => {
+  // They used to quote the value in one case and not another (found "-1",
+  // found 70000), and to start their reasons in either case.
+  const cases: [string[], string][] = [
+    [
+      ["serve", "--port", "-1"],
+      `parley serve: option '--port <port>': expected a whole number from 0 to 65535, found "-1" (see --help)`,
+    ],
+    [
+      ["serve", "--port", "70000"],
+      `parley serve: option '--port <port>': expected a whole number from 0 to 65535, found "70000" (see --help)`,
+    ],
+    [
+      ["serve", "--log-level", "loud"],
+      `parley serve: option '--log-level <level>': expected one of debug, info, warning or error, found "loud" (see --help)`,
+    ],
+    [
+      ["serve", "--admin", "unix:/tmp/x"],
+      `parley serve: option '--admin <host:port>': expected HOST:PORT with a port from 0 to 65535, found "unix:/tmp/x" (see --help)`,
+    ],
+    [
+      ["chat", "--name", "al", "--server", "nowhere"],
+      `parley chat: option '--server <host:port>': expected host:port with a port from 1 to 65535, found "nowhere" (see --help)`,
+    ],
+    [
+      ["chat"],
+      `parley chat: option '--name <name>': required when input is not a terminal (see --help)`,
+    ],
+    [
+      ["debug", "--admin", "nowhere"],
+      `parley debug: option '--admin <host:port>': expected HOST:PORT with a port from 0 to 65535, found "nowhere" (see --help)`,
+    ],
+    [
+      ["debug", "--admin", "127.0.0.1:1"],
+      `parley debug: option '--admin <host:port>': needs --token-file (see --help)`,
+    ],
+  ];
+  for (const [args, line] of cases) {
+    const { code, stdout, stderr } = await parley(...args);
+    assert.equal(code, 2, args.join(" "));
+    assert.equal(stdout, "");
+    assert.equal(stderr, `${line}\n`);
+  }
+});
+
+Deno.test("serve --help states the default of --db once", async () => {
+  // Its description used to describe the default, and commander added the
+  // real one after it: "(default under ...) (default: ...)".
+  const { code, stdout } = await parley("serve", "--help");
+  assert.equal(code, 0);
+  const start = stdout.indexOf("  --db <path>");
+  const end = stdout.indexOf("  --netlog");
+  assert.equal(
+    stdout.slice(start, end).replace(/\s+/g, " ").replace(
+      /"[^"]*"/,
+      '"PATH"',
+    ),
+    ' --db <path> database file; $PARLEY_DB sets its default (default: "PATH") ',
+  );
 });

@@ -50,7 +50,7 @@ Deno.test("serve with a host that does not resolve names the flag and exits 2", 
     assert.equal(status.code, 2);
     assert.deepEqual(server.stdout.lines, []);
     assert.deepEqual(server.stderr.lines, [
-      "parley serve: option '--host <host>' argument '999.1.1.1' is invalid. expected an IP address or a name that resolves, found no address for it (see --help)",
+      "parley serve: option '--host <host>': expected an IP address or a name that resolves, found \"999.1.1.1\", which has no address (see --help)",
     ]);
     assert.deepEqual([...Deno.readDirSync(dir)], []);
   } finally {
