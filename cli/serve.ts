@@ -29,7 +29,7 @@ function parseServeArgs(args: string[]): ServeConfig {
   const defaults = defaultConfig();
   const guard = defaults.loginGuard;
   const command = newCommand("serve", "Run the parley message server")
-    .option("--host <host>", "address to listen on", defaults.host)
+    .option("--host <host>", "address to listen on", unbracket, defaults.host)
     .option(
       "--port <port>",
       "TCP port; 0 picks a free one",
@@ -196,6 +196,19 @@ function parseServeArgs(args: string[]): ServeConfig {
 }
 
 /**
+ * A commander value parser for `--host`: an IPv6 address may come in
+ * brackets, as parley prints it (`[::1]`), or bare.
+ */
+function unbracket(value: string): string {
+  return /^\[[^\]]*:[^\]]*\]$/.test(value) ? value.slice(1, -1) : value;
+}
+
+/** `host:port` as parley writes it, an IPv6 host in brackets. */
+function hostAndPort(host: string, port: number): string {
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
+/**
  * Reads the admin token.
  *
  * @throws {UsageExit} When the file cannot be read or holds a short token.
@@ -302,7 +315,9 @@ export async function main(args: string[]): Promise<number> {
     }
     if (error instanceof Deno.errors.AddrInUse) {
       console.error(
-        `parley serve: ${config.host}:${config.port} is already in use; stop the other server or choose another --port`,
+        `parley serve: ${
+          hostAndPort(config.host, config.port)
+        } is already in use; stop the other server or choose another --port`,
       );
       return 1;
     }
@@ -313,9 +328,9 @@ export async function main(args: string[]): Promise<number> {
       return 1;
     }
     console.error(
-      `parley serve: cannot listen on ${config.host}:${config.port}: ${
-        (error as Error).message
-      }`,
+      `parley serve: cannot listen on ${
+        hostAndPort(config.host, config.port)
+      }: ${(error as Error).message}`,
     );
     return 1;
   }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { adminSocketPath } from "../server/admin_socket.ts";
-import { ParleyProcess, ServerProcess } from "./support/processes.ts";
+import { chat, ParleyProcess, ServerProcess } from "./support/processes.ts";
 
 /** Runs `serve` expecting it to refuse to start; returns its stderr. */
 async function failedStart(...args: string[]): Promise<string[]> {
@@ -54,6 +54,29 @@ Deno.test("serve with a host that does not resolve names the flag and exits 2", 
     ]);
     assert.deepEqual([...Deno.readDirSync(dir)], []);
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("serve takes an IPv6 host in brackets, as it prints it", async () => {
+  // `--host ::1` worked and printed `[::1]:PORT`, but `--host [::1]` was
+  // refused as a name with no address.
+  const dir = await Deno.makeTempDir();
+  const server = await ServerProcess.start(dir, ["--host", "[::1]"]);
+  try {
+    assert.equal(server.address, `[::1]:${server.port}`);
+    const client = chat("ivy", "pw", "--server", server.address);
+    await client.type("WHO");
+    await client.endInput();
+    assert.equal((await client.exit()).code, 0);
+    assert.deepEqual(client.stdout.lines, [
+      `*** connected to [::1]:${server.port} as ivy`,
+      "*** registered new account ivy",
+      "*** online: ivy",
+      "*** disconnected: goodbye",
+    ]);
+  } finally {
+    await server.stop();
     await Deno.remove(dir, { recursive: true });
   }
 });
