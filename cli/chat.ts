@@ -92,6 +92,9 @@ function configuredPassword(file?: string): string | undefined {
   return first;
 }
 
+/** Said when a new password is empty or only spaces, as the server would. */
+const BLANK_PASSWORD = "a password must not be empty or only spaces; try again";
+
 /**
  * The server's count of the tries left, as in `Wrong password; 2 more
  * tries on this connection`: advice for someone who can try again.
@@ -150,6 +153,11 @@ function typedPasswords(
         signal,
       );
       if (first === null) return null;
+      // The server would refuse it, but only once typed again to confirm.
+      if (first.trim() === "") {
+        show(notice("bad_password", BLANK_PASSWORD));
+        continue;
+      }
       const second = await terminal.question(
         "repeat the password: ",
         true,

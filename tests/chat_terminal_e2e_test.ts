@@ -592,3 +592,27 @@ Deno.test("continued after the terminal was set to echo, the client takes it bac
     await s.done();
   }
 });
+
+Deno.test("a blank new password is refused at its first prompt and asked again", async () => {
+  // It used to be asked for a second time, to confirm, and only then
+  // refused by the server.
+  const s = await start();
+  try {
+    await s.pty.expect("new password for alice: ");
+    await s.pty.type("  " + ENTER);
+    await s.pty.expect(/\n(new password for alice|repeat the password): /);
+    await s.pty.type("pw" + ENTER);
+    await s.pty.expect("repeat the password: ");
+    await s.pty.type("pw" + ENTER);
+    await s.pty.expect(`*** connected to ${s.server.address} as alice`);
+    assert.deepEqual(s.pty.screen.split("\n").slice(0, 5), [
+      "new password for alice: ",
+      "*** a password must not be empty or only spaces; try again",
+      "new password for alice: ",
+      "repeat the password: ",
+      `*** connected to ${s.server.address} as alice`,
+    ]);
+  } finally {
+    await s.done();
+  }
+});
