@@ -83,7 +83,9 @@ export type NameStatus =
   | { kind: "registered"; name: string }
   | { kind: "free" }
   /** Free, but it looks like the registered name `of`. */
-  | { kind: "lookalike"; of: string };
+  | { kind: "lookalike"; of: string }
+  /** Free, but the address may not register more names for now. */
+  | { kind: "limited"; text: string };
 
 /** Everything a connection machine does to the world. */
 export interface ConnectionPorts {
@@ -110,8 +112,11 @@ export interface ConnectionPorts {
   }): () => void;
   /** Sends a frame to the client. */
   write(connId: string, frame: ServerFrame): void;
-  /** Whether a name is registered, free, or too like a registered one. */
-  lookupAccount(key: string): Promise<NameStatus>;
+  /**
+   * Whether a name is registered, free, too like a registered one, or
+   * free but not to be registered from `remote` now.
+   */
+  lookupAccount(key: string, remote: string): Promise<NameStatus>;
   /**
    * Checks `password` for the account `key`, tried from `remote`. `signal`
    * aborts when the connection stops waiting (closed, timed out), so a
@@ -339,8 +344,8 @@ export function createConnectionMachine(ports: ConnectionPorts) {
           };
         },
       ),
-      lookupAccount: fromPromise<NameStatus, { key: string }>(
-        ({ input }) => ports.lookupAccount(input.key),
+      lookupAccount: fromPromise<NameStatus, { key: string; remote: string }>(
+        ({ input }) => ports.lookupAccount(input.key, input.remote),
       ),
       checkPassword: fromPromise<
         PasswordVerdict,
@@ -583,7 +588,10 @@ export function createConnectionMachine(ports: ConnectionPorts) {
           lookingUp: {
             invoke: {
               src: "lookupAccount",
-              input: ({ context }) => ({ key: context.key! }),
+              input: ({ context }) => ({
+                key: context.key!,
+                remote: context.remote,
+              }),
               onDone: [
                 {
                   guard: { type: "outputIs", params: "registered" },
@@ -608,6 +616,20 @@ export function createConnectionMachine(ports: ConnectionPorts) {
                         context.name!,
                         (event.output as { of: string }).of,
                       ).toFrame(),
+                  },
+                },
+                {
+                  // A new name from an address over its registration
+                  // limit: refused before the user chooses a password.
+                  guard: { type: "outputIs", params: "limited" },
+                  target: "#connection.unregistered",
+                  actions: {
+                    type: "write",
+                    params: ({ event }) =>
+                      refusal(
+                        "registration_limited",
+                        (event.output as { text: string }).text,
+                      ),
                   },
                 },
                 {

@@ -149,27 +149,40 @@ export class LoginGuard {
   }
 
   /**
+   * Whether `remote` may register a new account now, without counting
+   * one: asked when a new name arrives, so the user is refused before
+   * choosing a password.
+   *
+   * @returns null when it may, else `registration_limited`.
+   */
+  registrationRefusal(remote: string): ProtocolError | null {
+    const { maxRegistrations, registrationWindowMs } = this.#options;
+    const wait = this.#registrations.waitBelow(
+      hostOf(remote),
+      maxRegistrations,
+    );
+    if (wait === 0) return null;
+    return new ProtocolError(
+      "registration_limited",
+      `At most ${maxRegistrations} new ${
+        maxRegistrations === 1 ? "account" : "accounts"
+      } per ${seconds(registrationWindowMs)} s from one address; try again in ${
+        seconds(wait)
+      } s`,
+    );
+  }
+
+  /**
    * Counts a new account from `remote`, unless the address has made too
-   * many lately.
+   * many lately (others from it may have registered since the name was
+   * looked up).
    *
    * @returns null when it may register, else `registration_limited`.
    */
   register(remote: string): ProtocolError | null {
-    const host = hostOf(remote);
-    const { maxRegistrations, registrationWindowMs } = this.#options;
-    const wait = this.#registrations.waitBelow(host, maxRegistrations);
-    if (wait > 0) {
-      return new ProtocolError(
-        "registration_limited",
-        `At most ${maxRegistrations} new ${
-          maxRegistrations === 1 ? "account" : "accounts"
-        } per ${
-          seconds(registrationWindowMs)
-        } s from one address; try again in ${seconds(wait)} s`,
-      );
-    }
-    this.#registrations.add(host);
-    return null;
+    const refusal = this.registrationRefusal(remote);
+    if (refusal === null) this.#registrations.add(hostOf(remote));
+    return refusal;
   }
 
   /**

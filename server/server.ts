@@ -314,9 +314,14 @@ export async function startServer(
       return () => {};
     },
     write: (connId, frame) => void write(connId, frame),
-    async lookupAccount(key) {
+    async lookupAccount(key, remote) {
       const found = await accounts.lookup(key);
-      if (found === null) return { kind: "free" };
+      if (found === null) {
+        const limited = guard.registrationRefusal(remote);
+        if (limited === null) return { kind: "free" };
+        refused("registration", key, remote, limited);
+        return { kind: "limited", text: limited.message };
+      }
       return "name" in found
         ? { kind: "registered", name: found.name }
         : { kind: "lookalike", of: found.lookalikeOf };

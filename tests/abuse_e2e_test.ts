@@ -89,7 +89,10 @@ Deno.test("server limits password guessing, registration floods and message floo
         assert.equal((await d.login("reg2", "pw")).type, "ready");
         d.close();
         const flood = await connect();
-        const answer = await flood.login("reg3", "pw");
+        await flood.send({ type: "hello", v: 1, name: "reg3" });
+        // Refused at once, not after a password was chosen for it.
+        const answer = await flood.next("error", 0);
+        assert.deepEqual(flood.frames.map((f) => f.type), ["error"]);
         assert.equal(answer.code, "registration_limited");
         assert.match(
           answer.text,

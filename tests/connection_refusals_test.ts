@@ -87,6 +87,30 @@ Deno.test("connection refused a registration may choose another name on the same
   actor.stop();
 });
 
+Deno.test("connection refuses a new name at once when its address may not register more", async () => {
+  // The refusal used to come only after the password, which a terminal
+  // client asks for twice.
+  const world = fakeWorld();
+  world.registrationLimited = true;
+  world.accounts.set("dave", { name: "dave", password: "pw" });
+  const { actor, send } = startConnection(world);
+  send(hello("carol"));
+  await settle();
+  assert.equal(stateOf(actor), "unregistered");
+  assert.deepEqual(world.written, [{
+    type: "error",
+    code: "registration_limited",
+    text: "Too many new accounts",
+  }]);
+  // A registered name still logs in on the same connection.
+  send(hello("dave"));
+  await settle();
+  send(password("pw"));
+  await settle();
+  assert.deepEqual(world.sessions, ["dave"]);
+  actor.stop();
+});
+
 Deno.test("connection refuses bad names with the rule and takes a good one next", async () => {
   const world = fakeWorld();
   const { actor, send } = startConnection(world);

@@ -141,3 +141,17 @@ Deno.test("LoginGuard counts only registrations that made an account", () => {
   assert.equal(guard.register("10.0.0.9:2"), null);
   assert.equal(guard.register("10.0.0.9:3")?.code, "registration_limited");
 });
+
+Deno.test("LoginGuard tells whether an address may register without counting it", () => {
+  const guard = new LoginGuard(
+    { ...DEFAULT_LOGIN_GUARD, maxRegistrations: 1 },
+    () => 0,
+  );
+  assert.equal(guard.registrationRefusal("10.0.0.9:1"), null);
+  assert.equal(guard.registrationRefusal("10.0.0.9:1"), null);
+  assert.equal(guard.register("10.0.0.9:1"), null);
+  assert.equal(
+    guard.registrationRefusal("10.0.0.9:2")?.message,
+    "At most 1 new account per 600 s from one address; try again in 600 s",
+  );
+});

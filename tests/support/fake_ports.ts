@@ -37,6 +37,8 @@ export interface FakeWorld {
   wrongDelayMs: number;
   /** When set, every password check is refused with this code. */
   refuseWith: ErrorCode | null;
+  /** When set, a free name is refused as soon as it is looked up. */
+  registrationLimited: boolean;
 }
 
 /** Builds ports over plain arrays and maps. */
@@ -59,6 +61,7 @@ export function fakeWorld(
     link: null,
     wrongDelayMs: 0,
     refuseWith: null,
+    registrationLimited: false,
     ports: {
       timings,
       now: () => clock.now(),
@@ -79,6 +82,8 @@ export function fakeWorld(
         return Promise.resolve(
           account
             ? { kind: "registered", name: account.name }
+            : world.registrationLimited
+            ? { kind: "limited", text: "Too many new accounts" }
             : { kind: "free" },
         );
       },

@@ -141,7 +141,13 @@ export class RawClient {
   async login(name: string, password: string): Promise<Received> {
     const start = this.frames.length;
     await this.send({ type: "hello", v: 1, name });
-    await this.waitFor((f) => f.type === "auth", 10_000, start);
+    const answer = await this.waitFor(
+      (f) => f.type === "auth" || f.type === "error",
+      10_000,
+      start,
+    );
+    // A name may be refused before a password is asked for.
+    if (answer.type === "error") return answer;
     await this.send({ type: "password", password });
     return await this.waitFor(
       (f) => f.type === "ready" || f.type === "error" || f.type === "bye",
