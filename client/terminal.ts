@@ -7,6 +7,11 @@
  * its own echo, and prints incoming lines above the half-typed one. Piped
  * input is read line by line with no prompts.
  *
+ * The history holds the commands read, and nothing else: readline would
+ * record every line typed, so a password typed ahead of its prompt (then
+ * dropped) would be kept, and an answer to a question too. Readline's own
+ * recording is off; a line enters the history when it is read as a command.
+ *
  * @module
  */
 
@@ -136,7 +141,8 @@ export class Terminal {
         input: process.stdin,
         output: this.#output,
         terminal: true,
-        historySize: HISTORY_SIZE,
+        // Recorded by #remember instead.
+        historySize: 0,
       });
       this.#rl.on("SIGINT", () => this.onInterrupt());
       // Suspending would leave the terminal raw and, back in the
@@ -150,7 +156,7 @@ export class Terminal {
       // it back, or a password would show.
       this.#signal = () => this.#retakeTerminal();
       Deno.addSignalListener("SIGCONT", this.#signal);
-      this.#interceptCtrlD();
+      this.#interceptKeys();
       // Outermost, so a Ctrl-D sees the text typed before it in the line.
       batchTypedText(this.#rl);
     } else {
@@ -188,6 +194,7 @@ export class Terminal {
       ready = this.#lines.shift();
     }
     if (ready !== undefined) {
+      if (this.#question === undefined) this.#remember(ready);
       // Typed ahead, unseen: show it after its prompt, as if typed now.
       if (this.interactive) {
         const echo = [this.#rl.getPrompt() + ready];
@@ -244,10 +251,7 @@ export class Terminal {
       if (hidden) this.#holding = true;
       const pending = this.nextLine();
       // The prompt is written before muting, the key echo after.
-      if (hidden && this.#output) {
-        this.#output.muted = true;
-        this.#keepHistory(false);
-      }
+      if (hidden && this.#output) this.#output.muted = true;
       answer = await pending;
     } finally {
       signal?.removeEventListener("abort", abort);
@@ -260,12 +264,6 @@ export class Terminal {
       this.#hidden = false;
       this.#question = undefined;
       this.#rl.setPrompt(this.#prompt);
-    }
-    // Readline records every line; a question's answer is not a command.
-    // (Hidden answers were never recorded.)
-    const history = (this.#rl as unknown as ReadlineInternals).history;
-    if (!hidden && answer !== null && history?.[0] === answer) {
-      history.shift();
     }
     return answer;
   }
@@ -365,14 +363,14 @@ export class Terminal {
     this.#output.muted = true;
     this.#eraseLine();
     this.#output.muted = false;
-    this.#keepHistory(true);
   }
 
-  /** Whether readline records lines: not while hidden or holding. */
-  #keepHistory(on: boolean): void {
-    (this.#rl as unknown as ReadlineInternals).historySize = on
-      ? HISTORY_SIZE
-      : 0;
+  /** Adds a command read to the history, as readline would have. */
+  #remember(line: string): void {
+    if (!this.#output || line.trim() === "") return;
+    const history = (this.#rl as unknown as ReadlineInternals).history;
+    if (history[0] !== line) history.unshift(line);
+    history.length = Math.min(history.length, HISTORY_SIZE);
   }
 
   /** Empties readline's current line; call with the echo off. */
@@ -385,7 +383,12 @@ export class Terminal {
   #onLine(line: string): void {
     // Enter was echoed: the cursor is on a fresh line.
     this.#lineOpen = false;
+    // Readline leaves the arrow keys where they were when it does not
+    // record the line itself: the next Up starts from the newest again.
+    (this.#rl as unknown as ReadlineInternals).historyIndex = -1;
+    const command = this.#waiter !== undefined && this.#question === undefined;
     if (!this.#answer(line)) this.#lines.push(line);
+    else if (command) this.#remember(line);
   }
 
   #end(): void {
@@ -409,12 +412,21 @@ export class Terminal {
    * Readline closes on Ctrl-D at an empty line; let `onEmptyCtrlD` keep
    * it open (to cancel a continued message instead). Typed ahead of a
    * line not read yet, the key waits its turn among the lines.
+   *
+   * The history keys do nothing at a hidden prompt, where a command
+   * would silently become the password; and Up at the oldest entry stays
+   * there, where readline would show an empty line past it, which looks
+   * like an entry left by a password typed at the start.
    */
-  #interceptCtrlD(): void {
+  #interceptKeys(): void {
     const rl = this.#rl as unknown as ReadlineInternals;
     const original = rl._ttyWrite;
     if (typeof original !== "function") return;
     rl._ttyWrite = (s, key) => {
+      const older = key?.name === "up" || (key?.ctrl && key.name === "p");
+      const newer = key?.name === "down" || (key?.ctrl && key.name === "n");
+      if ((older || newer) && (this.#hidden || this.#holding)) return;
+      if (older && rl.historyIndex >= rl.history.length - 1) return;
       if (key?.ctrl && key.name === "d" && rl.line === "") {
         // No one waiting for a line: one typed before is still unread.
         if (!this.#waiter) {

@@ -21,7 +21,10 @@ export interface ReadlineInternals {
   historySize: number;
   /** The cursor's row below the prompt's first row, as last drawn. */
   prevRows?: number;
-  history?: string[];
+  /** Most recent first. */
+  history: string[];
+  /** The entry shown by the arrow keys; -1 for the line being typed. */
+  historyIndex: number;
   getCursorPos(): { rows: number; cols: number };
   _ttyWrite?: (s: string, key?: KeyInfo) => void;
 }

@@ -616,3 +616,37 @@ Deno.test("a blank new password is refused at its first prompt and asked again",
     await s.done();
   }
 });
+
+Deno.test("a password typed ahead of its prompt stays out of the history, and Up stops at the oldest command", async () => {
+  // The line was dropped as typed ahead, but readline had recorded it: Up
+  // showed the password. Past the oldest command Up showed an empty line.
+  await registered(async ({ pty, server }) => {
+    await pty.type("BYE" + ENTER);
+    await pty.expect("*** disconnected: goodbye");
+    await pty.type(`HI ${server.address}` + ENTER + "secret" + ENTER);
+    await pty.expect("password for alice: ");
+    await pty.type("pw" + ENTER);
+    await pty.expect(`${server.address}|alice > `);
+    await pty.type("WHO" + ENTER);
+    await pty.expect("*** online: alice");
+    // WHO, HI, BYE, and BYE again.
+    await pty.type(UP + UP + UP + UP + "!");
+    await pty.expect("|alice > BYE!");
+    assert.doesNotMatch(pty.screen, /secret/);
+  });
+});
+
+Deno.test("Up at a hidden password prompt does not bring a command into the password", async () => {
+  await registered(async ({ pty, server }) => {
+    await pty.type("BYE" + ENTER);
+    await pty.expect("*** disconnected: goodbye");
+    await pty.type(`HI ${server.address}` + ENTER);
+    await pty.expect("password for alice: ");
+    await pty.type(UP + "pw" + ENTER);
+    await pty.expect(/\*\*\* (connected to|wrong password)[^\n]*\n/);
+    assert.match(
+      pty.screen,
+      /\*\*\* connected to \S+ as alice\n[^]*\*\*\* connected to \S+ as alice\n/,
+    );
+  });
+});
