@@ -174,7 +174,9 @@ export function parseCommand(input: string): Command {
  * line break joins the lines. An even number ends the input, the final
  * pair becoming one backslash, so `\\` ends a message with a literal `\`.
  * An empty line after a continued one ends the input and adds nothing to
- * it; a line of only `\` adds an empty line and continues.
+ * it; a line of only `\` adds an empty line and continues. A line of only
+ * `\` (spaces aside) before any other begins nothing: it is an input of
+ * its own, which is no command, so its user hears why.
  *
  * @example
  * ```ts
@@ -208,6 +210,8 @@ export class LineJoiner {
       this.#parts = [];
       return whole;
     }
+    // Continued, it would come to nothing but white space, ignored.
+    if (!this.continuing && line.trim() === "\\") return line;
     const backslashes = line.length - line.replace(/\\+$/, "").length;
     if (backslashes % 2 === 1) {
       this.#parts.push(line.slice(0, -1));

@@ -410,6 +410,18 @@ Deno.test("parley chat without a server explains commands and exits 1 for the me
   ]);
 });
 
+Deno.test("parley chat answers a line of only a backslash as a line that is no command", async () => {
+  // It was taken as the start of a continued message that came to
+  // nothing, and ignored without a word.
+  const result = await chat(["--name", "alice"], "\\\nBYE\n");
+  assert.equal(result.code, 1);
+  assert.equal(result.stderr, "parley chat: 1 line was not a command\n");
+  assert.deepEqual(result.stdout, [
+    '*** unknown command "\\"; type @name text, @all text, HI host:port, WHO, BYE, QUIT or HELP',
+    "*** not connected",
+  ]);
+});
+
 Deno.test("parley chat unattended exits 1 when a line is no command, even if nothing else failed", async () => {
   const result = await chat(["--name", "alice"], "WHOO\n@bob\nHELP\n");
   assert.equal(result.code, 1);

@@ -94,6 +94,20 @@ Deno.test("LineJoiner ends a message on an empty continuation line without addin
   assert.equal(joiner.push(""), "");
 });
 
+Deno.test("LineJoiner takes a line of only a backslash before any other as an input of its own", () => {
+  // It used to begin a continued input that came to nothing, so the line
+  // was ignored without a word.
+  const joiner = new LineJoiner();
+  assert.equal(joiner.push("\\"), "\\");
+  assert.equal(joiner.continuing, false);
+  assert.equal(joiner.push(" \\ "), " \\ ");
+  assert.deepEqual(parseCommand("\\"), {
+    kind: "invalid",
+    message:
+      'unknown command "\\"; type @name text, @all text, HI host:port, WHO, BYE, QUIT or HELP',
+  });
+});
+
 Deno.test("parseCommand() refuses HI to port 0 naming the ports that work", () => {
   assert.deepEqual(parseCommand("HI 127.0.0.1:0"), {
     kind: "invalid",
