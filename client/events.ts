@@ -16,6 +16,7 @@
  * {"event":"who","users":["alice","bob"]}
  * {"event":"disconnected","reason":"shutdown","text":"Server is shutting down"}
  * {"event":"notice","code":"no_such_user","text":"No such user: zed","refused":{"id":"4","to":"zed","text":"hi"}}
+ * {"event":"notice","code":"unconfirmed","text":"the connection ended before the server answered; it may not have arrived","unconfirmed":{"id":"5","to":"bob","text":"hi"}}
  * {"event":"notice","code":"help","text":"commands (keywords in any case):…"}
  * ```
  *
@@ -26,7 +27,9 @@
  * refused `send` (`no_such_user`, `rate_limited`, `mailbox_full`…) carries
  * `refused`: the id, recipient and text of the message that was not sent,
  * as does `not_sent`, a message still waiting for its turn (the client
- * paces itself to the server's rate limit) when the connection ended.
+ * paces itself to the server's rate limit) when the connection ended;
+ * `unconfirmed`, a message sent but not answered before the connection
+ * ended, carries the same in `unconfirmed`.
  * `connected.stored` is what the server is about to replay; the notice
  * `stored_messages` comes just before the first of them actually shown
  * (none when this client had shown them all before a reconnect).
@@ -146,6 +149,8 @@ export interface NoticeEvent {
   text: string;
   /** For a refused `send`: the message that was not sent. */
   refused?: RefusedSend;
+  /** For `unconfirmed`: the message sent that was never answered. */
+  unconfirmed?: RefusedSend;
 }
 
 /** A message the server refused (`rate_limited`, `no_such_user`…). */

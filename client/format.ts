@@ -94,16 +94,19 @@ function plural(n: number, one: string, many: string): string {
 const EXCERPT_CHARS = 24;
 
 /**
- * `not sent to bob ("hello the…"): ` for a refused send, so a row of
- * alike refusals says which message each was; nothing otherwise.
+ * `not sent to bob ("hello the…"): ` for a refused send, and
+ * `not confirmed to bob ("hello the…"): ` for one never answered, so a
+ * row of alike notices says which message each was; nothing otherwise.
  */
-function refusedHead(event: NoticeEvent): string {
-  if (!event.refused) return "";
-  const { to, text } = event.refused;
+function messageHead(event: NoticeEvent): string {
+  const message = event.refused ?? event.unconfirmed;
+  if (!message) return "";
+  const { to, text } = message;
   const chars = [...text.split("\n")[0]];
   const cut = chars.length > EXCERPT_CHARS || text.includes("\n");
   const excerpt = chars.slice(0, EXCERPT_CHARS).join("") + (cut ? "…" : "");
-  return `not sent to ${to} (${JSON.stringify(excerpt)}): `;
+  const what = event.refused ? "not sent" : "not confirmed";
+  return `${what} to ${to} (${JSON.stringify(excerpt)}): `;
 }
 
 function disconnectLine(event: DisconnectedEvent): string {
@@ -205,6 +208,6 @@ function textLines(event: ChatEvent, options: FormatOptions): string[] {
     case "disconnected":
       return block(NOTICE, disconnectLine(event));
     case "notice":
-      return block(NOTICE + refusedHead(event), decapitalise(event.text));
+      return block(NOTICE + messageHead(event), decapitalise(event.text));
   }
 }

@@ -806,10 +806,13 @@ export class Session {
       this.#emit({ event: "disconnected", reason: "lost", text: LOST });
     }
     for (const sent of this.#pending.values()) {
-      this.#emit(notice(
-        "unconfirmed",
-        `the server did not confirm the message to ${sent.to}; it may not have arrived`,
-      ));
+      this.#emit({
+        ...notice(
+          "unconfirmed",
+          "the connection ended before the server answered; it may not have arrived",
+        ),
+        unconfirmed: { id: sent.id, to: sent.to, text: sent.text },
+      });
     }
     this.#pending.clear();
     this.#pendingBytes = 0;

@@ -252,6 +252,25 @@ Deno.test("formatEvent() names the message each refusal of a send is about", () 
   );
 });
 
+Deno.test("formatEvent() names the message a notice of no answer is about", () => {
+  // It used to name the recipient only, so two unanswered messages to bob
+  // read alike.
+  assert.deepEqual(
+    text({
+      event: "notice",
+      code: "unconfirmed",
+      text:
+        "the connection ended before the server answered; it may not have arrived",
+      unconfirmed: {
+        id: "6",
+        to: "bob",
+        text: "see you at the station at nine",
+      },
+    }),
+    [`*** not confirmed to bob ("see you at the station a…"): the connection ended before the server answered; it may not have arrived`],
+  );
+});
+
 Deno.test("formatEvent() tells a slow reader its private messages wait", () => {
   assert.deepEqual(
     text({

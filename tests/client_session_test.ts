@@ -635,6 +635,13 @@ Deno.test("session reports a lost connection and unconfirmed sends", async () =>
     s.events[0].event === "disconnected" && s.events[0].reason,
     "lost",
   );
+  assert.deepEqual(s.events[1], {
+    event: "notice",
+    code: "unconfirmed",
+    text:
+      "the connection ended before the server answered; it may not have arrived",
+    unconfirmed: { id: "1", to: "bob", text: "into the void" },
+  });
   await s.session.settled();
   await teardown(s);
 });
@@ -899,7 +906,8 @@ Deno.test("session reports messages still waiting when the connection ends as no
       event: "notice",
       code: "unconfirmed",
       text:
-        "the server did not confirm the message to bob; it may not have arrived",
+        "the connection ended before the server answered; it may not have arrived",
+      unconfirmed: { id: "1", to: "bob", text: "first" },
     },
     {
       event: "notice",
