@@ -287,6 +287,9 @@ function extra(marks: Record<string, ProcSample>): Figures {
     out.rssBeforeMiB = round(marks["before-connect"].rssKiB / 1024);
     out.rssConnectedMiB = round(marks["idle-start"].rssKiB / 1024);
   }
+  if (marks["before-connect"] && marks["idle-end"]) {
+    out.rssIdleEndMiB = round(marks["idle-end"].rssKiB / 1024);
+  }
   return out;
 }
 
@@ -343,11 +346,17 @@ function scenarios(options: Options) {
         options,
       );
       const before = figures.rssBeforeMiB as number;
-      const after = figures.rssConnectedMiB as number;
+      const perConnection = (mib: number) =>
+        round((mib - before) * 1024 / load.clients);
+      // Right after the burst (the target's figure) and after the hold,
+      // when the held connections are all that is left of it.
       return {
         ...figures,
         pingIntervalS: pingInterval,
-        rssPerConnectionKiB: round((after - before) * 1024 / load.clients),
+        rssPerConnectionKiB: perConnection(figures.rssConnectedMiB as number),
+        rssPerConnectionIdleEndKiB: perConnection(
+          figures.rssIdleEndMiB as number,
+        ),
       };
     },
     fanout: () =>
@@ -418,7 +427,8 @@ function summaryRows(name: string, f: Figures): string[][] {
     case "idle":
       return [[
         name,
-        `${f.rssPerConnectionKiB} KiB/conn, ${f.idleCpuPercent} % CPU idle`,
+        `${f.rssPerConnectionKiB} KiB/conn (${f.rssPerConnectionIdleEndKiB} ` +
+        `after the hold), ${f.idleCpuPercent} % CPU idle`,
         `${f.clients} logged in ${f.connectSeconds} s`,
         ...common,
       ]];

@@ -14,7 +14,12 @@ const FIGURES: Record<string, string[]> = {
   pairs: ["rate", "latencyMs.p50", "latencyMs.p99", "latencyMs.max"],
   "relay-steady": ["latencyMs.p99", "received"],
   steady: ["latencyMs.p50", "latencyMs.p99", "latencyMs.max"],
-  idle: ["rssPerConnectionKiB", "idleCpuPercent", "connectSeconds"],
+  idle: [
+    "rssPerConnectionKiB",
+    "rssPerConnectionIdleEndKiB",
+    "idleCpuPercent",
+    "connectSeconds",
+  ],
   fanout: ["allReceivedMs.p50", "allReceivedMs.max"],
   replay: ["seconds", "received"],
   storm: ["latencyMs.p99", "stormLatencyMs.p99", "p99Ratio", "logins"],
