@@ -22,6 +22,18 @@ const CR = 0x0d;
 const BOM = 0xfeff;
 
 /**
+ * Shared by every decoder: they decode whole lines, never a stream, so
+ * they keep no state between calls, and one per connection cost 10,000
+ * idle connections about 1.4 MB.
+ */
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+/**
+ * Several times cheaper per call than the fatal decoder; what it returns
+ * is checked for U+FFFD, which is where invalid UTF-8 would show.
+ */
+const lenient = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/**
  * Incremental line decoder with a size limit.
  *
  * @example
@@ -39,13 +51,8 @@ const BOM = 0xfeff;
  */
 export class LineDecoder {
   readonly #max: number;
-  readonly #utf8 = new TextDecoder("utf-8", { fatal: true });
-  /**
-   * Several times cheaper per call than the fatal decoder; what it returns
-   * is checked for U+FFFD, which is where invalid UTF-8 would show.
-   */
-  readonly #lenient = new TextDecoder("utf-8", { ignoreBOM: true });
-  #parts: Uint8Array[] = [];
+  /** Pieces of a line not yet ended; made only when one is held. */
+  #parts: Uint8Array[] | undefined;
   #size = 0;
   /** Bytes of an oversized line seen so far, while skipping its rest. */
   #skipping = 0;
@@ -99,7 +106,7 @@ export class LineDecoder {
    * decides when the bytes are not all UTF-8.
    */
   #whole(bytes: Uint8Array, out: Decoded[]): void {
-    const text = this.#lenient.decode(bytes);
+    const text = lenient.decode(bytes);
     if (text.includes("\uFFFD")) {
       // Invalid UTF-8 somewhere, or a U+FFFD sent as such.
       let start = 0;
@@ -145,11 +152,11 @@ export class LineDecoder {
       // +1 leaves room for a CR that a CRLF ending will strip.
       this.#skipping = this.#size + piece.length;
       this.#skippedCr = piece[piece.length - 1] === CR;
-      this.#parts = [];
+      this.#parts = undefined;
       this.#size = 0;
       return;
     }
-    this.#parts.push(piece.slice());
+    (this.#parts ??= []).push(piece.slice());
     this.#size += piece.length;
   }
 
@@ -166,7 +173,7 @@ export class LineDecoder {
       return;
     }
     let bytes = tail;
-    if (this.#parts.length > 0) {
+    if (this.#parts !== undefined) {
       bytes = new Uint8Array(this.#size + tail.length);
       let offset = 0;
       for (const part of this.#parts) {
@@ -174,7 +181,7 @@ export class LineDecoder {
         offset += part.length;
       }
       bytes.set(tail, offset);
-      this.#parts = [];
+      this.#parts = undefined;
       this.#size = 0;
     }
     let length = bytes.length;
@@ -187,7 +194,7 @@ export class LineDecoder {
     try {
       out.push({
         kind: "line",
-        line: this.#utf8.decode(bytes.subarray(0, length)),
+        line: utf8.decode(bytes.subarray(0, length)),
       });
     } catch {
       out.push({ kind: "bad_utf8" });

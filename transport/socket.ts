@@ -157,7 +157,8 @@ export class SocketLink implements Link {
   #inFlightBytes = 0;
   #writing = false;
   #closed = false;
-  #drained: Array<() => void> = [];
+  /** Waiting for the queue to drain; made when `end` first waits. */
+  #drained: Array<() => void> | undefined;
 
   constructor(conn: Deno.Conn, options: LinkOptions = {}) {
     this.#conn = conn;
@@ -228,7 +229,7 @@ export class SocketLink implements Link {
     } finally {
       this.#writing = false;
       this.#inFlightBytes = 0;
-      for (const resolve of this.#drained.splice(0)) resolve();
+      this.#resolveDrained();
     }
   }
 
@@ -237,7 +238,7 @@ export class SocketLink implements Link {
     if (this.#writing) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
-        new Promise<void>((resolve) => this.#drained.push(resolve)),
+        new Promise<void>((resolve) => (this.#drained ??= []).push(resolve)),
         new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs)),
       ]);
       clearTimeout(timer);
@@ -259,7 +260,13 @@ export class SocketLink implements Link {
     } catch {
       // Closing twice throws BadResource; either way it is closed.
     }
-    for (const resolve of this.#drained.splice(0)) resolve();
+    this.#resolveDrained();
     this.#handler?.onClose(cause);
+  }
+
+  #resolveDrained(): void {
+    const waiting = this.#drained;
+    this.#drained = undefined;
+    for (const resolve of waiting ?? []) resolve();
   }
 }
