@@ -233,6 +233,7 @@ const CLOSE_TEXT: Record<CloseReason, string> = {
   too_many_attempts: "Too many wrong passwords",
   kicked: "Kicked by the operator",
   slow_consumer: "Too far behind reading messages",
+  flooding: "Too many frames too fast, after being refused",
   protocol_error: "Protocol error",
   connection_lost: "Connection lost",
   internal: "Internal server error",

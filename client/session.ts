@@ -777,6 +777,15 @@ export class Session {
       const due = this.#echoesDue.indexOf(sent.request);
       if (due >= 0) this.#echoesDue.splice(due, 1);
     }
+    if (
+      frame.id === undefined && frame.code === "rate_limited" &&
+      this.#whoRequests.length > 0
+    ) {
+      // Answers come in order, and a refusal without an id that this
+      // client can get is one of a `who` asked too often: it is that
+      // `who`'s answer.
+      this.#unanswered.delete(this.#whoRequests.shift()!);
+    }
     if (frame.id === undefined || !sent) {
       this.#emit(notice(frame.code, frame.text));
       return;

@@ -36,6 +36,7 @@ export type ByeReason =
   | "too_many_attempts"
   | "kicked"
   | "slow_consumer"
+  | "flooding"
   | "protocol_error";
 
 // ---- client to server -----------------------------------------------------

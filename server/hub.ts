@@ -35,6 +35,13 @@ import { PROTOCOL_VERSION, refusalOf } from "../protocol/frames.ts";
 import { nameKey } from "../protocol/names.ts";
 import type { Mailboxes, StoredMessage } from "../store/mailboxes.ts";
 import { TokenBucket } from "../protocol/token_bucket.ts";
+import {
+  FloodGuard,
+  FRAME_BURST,
+  FRAME_RATE,
+  WHO_BURST,
+  WHO_RATE,
+} from "./flood_guard.ts";
 
 const log = getLogger(["parley", "route"]);
 
@@ -104,6 +111,8 @@ export interface Session {
   waiting: Map<number, () => void> | null;
   /** Limits the rate of `send` frames; null when unlimited. */
   bucket: TokenBucket | null;
+  /** Limits every other frame; null until one comes. */
+  guard: FloodGuard | null;
 }
 
 /** A private message on its way to its recipient. */
@@ -182,6 +191,7 @@ export class Hub {
           this.#now,
         )
         : null,
+      guard: null,
     };
     this.#names.set(key, name);
     this.#byKey.set(key, session);
@@ -278,19 +288,30 @@ export class Hub {
     }
   }
 
-  /** Frames from a logged-in connection, in order. */
+  /**
+   * Frames from a logged-in connection, in order. Frames other than `send`
+   * are held to the limits of {@linkcode FloodGuard}; an `ack` that
+   * acknowledges something new is always taken.
+   */
   handle(connId: string, frames: Incoming[]): void {
     const session = this.#byConn.get(connId);
     if (!session) return;
     for (const frame of frames) {
+      // Closed for flooding: the rest of the batch is not even looked at.
+      if (session.closed) return;
       switch (frame.type) {
         case "send":
           this.#send(session, frame);
           break;
         case "ack":
-          this.#ack(session, frame.seq);
+          if (
+            this.#acknowledges(session, frame.seq) || this.#allowed(session)
+          ) {
+            this.#ack(session, frame.seq);
+          }
           break;
         case "who":
+          if (!this.#allowed(session, "who")) break;
           // Who is online when the answer goes out, not when it was asked.
           this.#answer(session, () => ({
             type: "who",
@@ -298,14 +319,57 @@ export class Hub {
           }));
           break;
         case "ping":
-          this.#answer(session, { type: "pong" });
+          if (this.#allowed(session)) this.#answer(session, { type: "pong" });
           break;
         case "pong":
+          this.#allowed(session);
           break;
         default:
-          this.#answer(session, refusalOf(frame, "after login"));
+          if (this.#allowed(session)) {
+            this.#answer(session, refusalOf(frame, "after login"));
+          }
       }
     }
+  }
+
+  /** Whether an `ack` of `seq` acknowledges a message not yet acknowledged. */
+  #acknowledges(session: Session, seq: number): boolean {
+    const oldest = session.unacked?.keys().next().value;
+    return oldest !== undefined && oldest <= seq;
+  }
+
+  /**
+   * Counts a frame other than `send` against the connection's limits, and
+   * refuses it when it is one too many.
+   *
+   * @returns Whether the frame is to be handled.
+   */
+  #allowed(session: Session, kind?: "who"): boolean {
+    const guard = session.guard ??= new FloodGuard(this.#now);
+    const wait = kind === "who" ? guard.who() : guard.frame();
+    if (wait === 0) return true;
+    if (this.#refusedTooOften(session)) return false;
+    const text = kind === "who"
+      ? `Too many who requests: at most ${WHO_BURST} at once, then ${WHO_RATE} per second; try again in ${wait} ms`
+      : `Too many frames: at most ${FRAME_BURST} at once, then ${FRAME_RATE} per second besides messages; this one was ignored, try again in ${wait} ms`;
+    this.#answer(session, new ProtocolError("rate_limited", text).toFrame());
+    return false;
+  }
+
+  /**
+   * Counts a refusal for going too fast; a connection that has gone on
+   * past its refusals is closed (`flooding`) instead of refused again.
+   *
+   * @returns True when the connection is being closed.
+   */
+  #refusedTooOften(session: Session): boolean {
+    const guard = session.guard ??= new FloodGuard(this.#now);
+    if (!guard.refused()) return false;
+    // Left at once, as for a takeover: nothing more is routed to it or
+    // answered, and the frames after this one in its batch are skipped.
+    this.leave(session.connId);
+    this.#ports.kick(session.connId, "flooding");
+    return true;
   }
 
   /**
@@ -326,6 +390,7 @@ export class Hub {
     const n = session.sends++;
     const wait = session.bucket?.take() ?? 0;
     if (wait > 0) {
+      if (this.#refusedTooOften(session)) return;
       return this.#refuse(
         session,
         n,

@@ -306,6 +306,9 @@ export async function startServer(
       }
       conn.link.read({
         onFrames(inbound) {
+          // Closed, and its link ending: what a flooder sent meanwhile is
+          // not worth reading.
+          if (connections.get(connId) !== conn) return;
           conn.lastFrameAt = now();
           events.frames(inbound.map((item) => toIncoming(conn, item)));
         },

@@ -593,6 +593,20 @@ Deno.test("session answers who", async () => {
   await teardown(s);
 });
 
+Deno.test("session counts a who the server refused as answered", async () => {
+  // Otherwise the session would wait for an answer that never comes, and a
+  // script ending after too many WHO lines would hang until its timeout.
+  const s = await loggedIn();
+  s.events.length = 0;
+  s.session.who();
+  assert.deepEqual(await s.end.next(), { type: "who" });
+  const text = "Too many who requests: at most 10 at once, then 1 per second";
+  s.end.send({ type: "error", code: "rate_limited", text });
+  await s.session.settled();
+  assert.deepEqual(s.events, [notice("rate_limited", text)]);
+  await teardown(s);
+});
+
 Deno.test("session answers a ping with a pong", async () => {
   const s = await loggedIn();
   s.end.send({ type: "ping" });
