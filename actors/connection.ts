@@ -224,6 +224,15 @@ interface LinkInput {
 
 type FramesEvent = Extract<ConnectionEvent, { type: "FRAMES" }>;
 
+/**
+ * Frames a connection may send before it first logs in. A login takes a
+ * handful (`hello`, a password or a few, a ping now and then, within the
+ * login timeout); one frame more closes the connection (`flooding`), which
+ * would otherwise be answered frame by frame for as long as the client
+ * wrote them.
+ */
+export const MAX_LOGIN_FRAMES = 100;
+
 const CLOSE_TEXT: Record<CloseReason, string> = {
   client_left: "Goodbye",
   shutdown: "The server is shutting down",
@@ -308,6 +317,11 @@ export function createConnectionMachine(ports: ConnectionPorts) {
         ({ input, sendBack }) => {
           const { connId, machine } = input;
           let direct = false;
+          // Frames before the first login, counted so a client that
+          // writes them without end (each one answered by the machine)
+          // is closed instead.
+          let loginFrames = 0;
+          let loggedIn = false;
           let lastDirectAt = 0;
           // One timer at a time, so one function fires them all.
           let due: TimerEvent["type"] = "IDLE_TIMER";
@@ -316,6 +330,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
           let clearTimer = none;
           routes.set(machine, ({ direct: route, timer }) => {
             direct = route;
+            if (route) loggedIn = true;
             clearTimer();
             clearTimer = none;
             if (timer) {
@@ -332,8 +347,19 @@ export function createConnectionMachine(ports: ConnectionPorts) {
                 } catch (error) {
                   sendBack({ type: "HANDLE_FAILED", error });
                 }
-              } else {
+              } else if (loggedIn) {
                 sendBack({ type: "FRAMES", frames });
+              } else if (loginFrames < MAX_LOGIN_FRAMES) {
+                const room = MAX_LOGIN_FRAMES - loginFrames;
+                loginFrames += frames.length;
+                sendBack({ type: "FRAMES", frames: frames.slice(0, room) });
+                if (loginFrames > MAX_LOGIN_FRAMES) {
+                  sendBack({
+                    type: "KICK",
+                    reason: "flooding",
+                    text: "Too many frames before login",
+                  });
+                }
               }
             },
             closed: (cause) => sendBack({ type: "LINK_CLOSED", cause }),

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { MAX_LOGIN_FRAMES } from "../actors/connection.ts";
+import { readClientFrame } from "../protocol/frames.ts";
 import {
   fakeWorld,
   hello,
@@ -183,5 +185,43 @@ Deno.test("connection refuses a message before login and stays usable", () => {
     { type: "pong" },
   ]);
   assert.equal(stateOf(actor), "unregistered");
+  actor.stop();
+});
+
+Deno.test("connection closes a client that sends more frames before login than a login takes", () => {
+  const world = fakeWorld();
+  const { actor } = startConnection(world);
+  const ping = readClientFrame('{"type":"ping"}');
+  world.link!.frames(Array(60).fill(ping));
+  assert.equal(stateOf(actor), "unregistered");
+  // 40 more are answered; the one past MAX_LOGIN_FRAMES, and the rest of
+  // its read, are not.
+  world.link!.frames(Array(50).fill(ping));
+  assert.deepEqual(
+    world.written,
+    Array(MAX_LOGIN_FRAMES).fill({ type: "pong" }),
+  );
+  assert.equal(actor.getSnapshot().status, "done");
+  assert.deepEqual(world.finished, [
+    { reason: "flooding", text: "Too many frames before login" },
+  ]);
+});
+
+Deno.test("connection counts no frame after login against the limit before it", async () => {
+  const world = fakeWorld();
+  world.accounts.set("bob", { name: "bob", password: "pw" });
+  const { actor } = startConnection(world);
+  const ping = readClientFrame('{"type":"ping"}');
+  world.link!.frames([
+    ...Array(MAX_LOGIN_FRAMES - 2).fill(ping),
+    readClientFrame(hello("bob")),
+  ]);
+  await settle();
+  world.link!.frames([readClientFrame(password("pw"))]);
+  await settle();
+  assert.equal(stateOf(actor), "online");
+  world.link!.frames(Array(MAX_LOGIN_FRAMES).fill(ping));
+  assert.equal(world.handled.length, MAX_LOGIN_FRAMES);
+  assert.equal(stateOf(actor), "online");
   actor.stop();
 });

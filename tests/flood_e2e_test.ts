@@ -68,3 +68,23 @@ Deno.test("who over a real socket is answered 10 times at once, then refused unt
     });
   });
 });
+
+Deno.test("a client flooding pings before login over a real socket gets 100 answers, then is closed", async () => {
+  await withServer([], async ({ server, connect }) => {
+    const flooder = await connect();
+    await flooder.write('{"type":"ping"}\n'.repeat(100_000)).catch(() => {});
+    await flooder.waitClosed();
+    assert.deepEqual(flooder.frames, [
+      ...Array(100).fill({ type: "pong" }),
+      {
+        type: "bye",
+        reason: "flooding",
+        text: "Too many frames before login",
+      },
+    ]);
+    // Logged with no user: it never logged in.
+    await server.stderr.waitFor(
+      /Closed conn-\d+ 127\.0\.0\.1:\d+ -: flooding$/,
+    );
+  });
+});
