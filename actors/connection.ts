@@ -46,7 +46,11 @@ import type {
   Incoming,
   ServerFrame,
 } from "../protocol/frames.ts";
-import { PROTOCOL_VERSION, refusalOf } from "../protocol/frames.ts";
+import {
+  MAX_LOGIN_FRAMES,
+  PROTOCOL_VERSION,
+  refusalOf,
+} from "../protocol/frames.ts";
 import { type ErrorCode, ProtocolError } from "../protocol/errors.ts";
 import { checkName, lookalikeRefusal } from "../protocol/names.ts";
 import type { CloseCause } from "../transport/transport.ts";
@@ -224,15 +228,6 @@ interface LinkInput {
 
 type FramesEvent = Extract<ConnectionEvent, { type: "FRAMES" }>;
 
-/**
- * Frames a connection may send before it first logs in. A login takes a
- * handful (`hello`, a password or a few, a ping now and then, within the
- * login timeout); one frame more closes the connection (`flooding`), which
- * would otherwise be answered frame by frame for as long as the client
- * wrote them.
- */
-export const MAX_LOGIN_FRAMES = 100;
-
 const CLOSE_TEXT: Record<CloseReason, string> = {
   client_left: "Goodbye",
   shutdown: "The server is shutting down",
@@ -349,11 +344,18 @@ export function createConnectionMachine(ports: ConnectionPorts) {
                 }
               } else if (loggedIn) {
                 sendBack({ type: "FRAMES", frames });
-              } else if (loginFrames < MAX_LOGIN_FRAMES) {
+              } else {
                 const room = MAX_LOGIN_FRAMES - loginFrames;
+                const was = loginFrames;
                 loginFrames += frames.length;
-                sendBack({ type: "FRAMES", frames: frames.slice(0, room) });
-                if (loginFrames > MAX_LOGIN_FRAMES) {
+                if (room >= frames.length) {
+                  sendBack({ type: "FRAMES", frames });
+                } else if (room > 0) {
+                  sendBack({ type: "FRAMES", frames: frames.slice(0, room) });
+                }
+                // Closed at the first frame past the limit, whichever read
+                // brings it; later ones are dropped while it closes.
+                if (was <= MAX_LOGIN_FRAMES && loginFrames > MAX_LOGIN_FRAMES) {
                   sendBack({
                     type: "KICK",
                     reason: "flooding",

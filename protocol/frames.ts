@@ -26,6 +26,32 @@ export const MAX_ID_LENGTH = 64;
 /** Longest password in characters. */
 export const MAX_PASSWORD_LENGTH = 1_024;
 
+/**
+ * Frames other than `send`, and `ack`s of nothing new, a logged-in
+ * connection may send per second, after a burst of
+ * {@linkcode FRAME_BURST}; see server/flood_guard.ts.
+ */
+export const FRAME_RATE = 50;
+/** Those frames allowed at once. */
+export const FRAME_BURST = 100;
+/** `who` requests per second, after a burst of {@linkcode WHO_BURST}. */
+export const WHO_RATE = 1;
+/** `who` requests allowed at once. */
+export const WHO_BURST = 10;
+/**
+ * Refusals for going too fast a connection may go on getting per second,
+ * after a burst of {@linkcode REFUSAL_BURST}, before it is closed.
+ */
+export const REFUSAL_RATE = 5;
+/** Refusals allowed at once before the connection is closed. */
+export const REFUSAL_BURST = 50;
+/**
+ * Frames a connection may send before it first logs in. A login takes a
+ * handful (`hello`, a password or a few, a ping now and then); the next
+ * closes the connection.
+ */
+export const MAX_LOGIN_FRAMES = 100;
+
 /** Why the server ends a connection, as sent in a `bye` frame. */
 export type ByeReason =
   | "client_left"

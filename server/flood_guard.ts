@@ -9,9 +9,10 @@
  * user's answers back by seconds (docs/performance.md, "Round 5"). A `who`
  * costs more still: its answer lists everyone online. So:
  *
- * - frames other than `send` and `ack`s that acknowledge something new
- *   (their number is bounded by the messages received) may come
- *   {@linkcode FRAME_BURST} at once, then {@linkcode FRAME_RATE} a second;
+ * - frames other than `send`, and `ack`s of nothing new (an `ack` that
+ *   acknowledges a message is bounded by the messages received, and always
+ *   taken), may come {@linkcode FRAME_BURST} at once, then
+ *   {@linkcode FRAME_RATE} a second;
  * - `who` counts among them and, on its own, {@linkcode WHO_BURST} at once,
  *   then {@linkcode WHO_RATE} a second;
  * - a frame beyond is refused with `rate_limited`; a connection refused
@@ -19,40 +20,41 @@
  *   {@linkcode REFUSAL_RATE} a second after that (refused messages
  *   included), is closed with `bye` (`flooding`).
  *
- * The figures are fixed, not flags: they are far above what any client
- * does by hand or by script (parley's client pings once per silent
- * interval and acks once per read of new messages), so no operator needs
- * to tune them, unlike the message rate.
+ * The figures (protocol/frames.ts) are fixed, not flags, and far above
+ * what a client sends: parley's client pings once per silent interval,
+ * acknowledges once per read of new messages and paces its `who` requests
+ * below their limit. So no operator needs to tune them, unlike the message
+ * rate. A guard is made only for a connection whose frames come close
+ * together (see the hub), not for every idle one.
  *
  * @module
  */
 
+import {
+  FRAME_BURST,
+  FRAME_RATE,
+  REFUSAL_BURST,
+  REFUSAL_RATE,
+  WHO_BURST,
+  WHO_RATE,
+} from "../protocol/frames.ts";
 import { type Clock, TokenBucket } from "../protocol/token_bucket.ts";
-
-/** Frames other than messages and new acks, per second. */
-export const FRAME_RATE = 50;
-/** Those frames allowed at once. */
-export const FRAME_BURST = 100;
-/** `who` requests per second. */
-export const WHO_RATE = 1;
-/** `who` requests allowed at once. */
-export const WHO_BURST = 10;
-/** Refusals per second a connection may go on getting. */
-export const REFUSAL_RATE = 5;
-/** Refusals allowed at once before the connection is closed. */
-export const REFUSAL_BURST = 50;
 
 /**
  * The flood limits of one connection.
  *
  * @example
  * ```ts
- * import { FloodGuard, WHO_BURST } from "./flood_guard.ts";
+ * import { FloodGuard } from "./flood_guard.ts";
+ * import { WHO_BURST } from "../protocol/frames.ts";
  * import assert from "node:assert/strict";
  *
  * let now = 0;
  * const guard = new FloodGuard(() => now);
- * for (let i = 0; i < WHO_BURST; i++) assert.equal(guard.who(), 0);
+ * for (let i = 0; i < WHO_BURST; i++) {
+ *   assert.equal(guard.frame(), 0);
+ *   assert.equal(guard.who(), 0);
+ * }
  * assert.equal(guard.who(), 1_000); // the next `who` in a second
  * assert.equal(guard.refused(), false); // refused, not yet closed
  * now += 1_000;
@@ -72,7 +74,7 @@ export class FloodGuard {
   }
 
   /**
-   * Counts a frame other than `send` or a new `ack`.
+   * Counts a frame other than `send` or a new `ack` (a `who` included).
    *
    * @returns 0 when it is allowed, else the milliseconds until one will be.
    */
@@ -81,12 +83,13 @@ export class FloodGuard {
   }
 
   /**
-   * Counts a `who`: against the frame limit first, then its own.
+   * Counts a `who` against its own limit, once {@linkcode frame} allowed
+   * it as a frame.
    *
    * @returns 0 when it is allowed, else the milliseconds until one will be.
    */
   who(): number {
-    return this.#frames.take() || this.#whos.take();
+    return this.#whos.take();
   }
 
   /**

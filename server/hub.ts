@@ -31,17 +31,18 @@ import type {
   SendFrame,
   ServerFrame,
 } from "../protocol/frames.ts";
-import { PROTOCOL_VERSION, refusalOf } from "../protocol/frames.ts";
+import {
+  FRAME_BURST,
+  FRAME_RATE,
+  PROTOCOL_VERSION,
+  refusalOf,
+  WHO_BURST,
+  WHO_RATE,
+} from "../protocol/frames.ts";
 import { nameKey } from "../protocol/names.ts";
 import type { Mailboxes, StoredMessage } from "../store/mailboxes.ts";
 import { TokenBucket } from "../protocol/token_bucket.ts";
-import {
-  FloodGuard,
-  FRAME_BURST,
-  FRAME_RATE,
-  WHO_BURST,
-  WHO_RATE,
-} from "./flood_guard.ts";
+import { FloodGuard } from "./flood_guard.ts";
 
 const log = getLogger(["parley", "route"]);
 
@@ -111,9 +112,26 @@ export interface Session {
   waiting: Map<number, () => void> | null;
   /** Limits the rate of `send` frames; null when unlimited. */
   bucket: TokenBucket | null;
-  /** Limits every other frame; null until one comes. */
+  /**
+   * Limits every other frame; null until one comes, or for pongs until two
+   * come within {@linkcode PONG_GUARD_MS}.
+   */
   guard: FloodGuard | null;
+  /** When the last pong came, while there is no guard. */
+  lastPongAt: number;
+  /**
+   * Being closed for flooding: its frames are no longer looked at, but
+   * the answers to messages it sent before still go out.
+   */
+  flooded: boolean;
 }
+
+/**
+ * An idle connection sends nothing but a pong per ping interval, and a
+ * guard (three buckets, about a third of a KiB) is made for it only when
+ * two pongs come this close together; the first of them goes uncounted.
+ */
+const PONG_GUARD_MS = 1_000;
 
 /** A private message on its way to its recipient. */
 interface Inbound {
@@ -192,6 +210,8 @@ export class Hub {
         )
         : null,
       guard: null,
+      lastPongAt: -Infinity,
+      flooded: false,
     };
     this.#names.set(key, name);
     this.#byKey.set(key, session);
@@ -297,8 +317,8 @@ export class Hub {
     const session = this.#byConn.get(connId);
     if (!session) return;
     for (const frame of frames) {
-      // Closed for flooding: the rest of the batch is not even looked at.
-      if (session.closed) return;
+      // Being closed for flooding: the rest is not even looked at.
+      if (session.flooded) return;
       switch (frame.type) {
         case "send":
           this.#send(session, frame);
@@ -322,7 +342,10 @@ export class Hub {
           if (this.#allowed(session)) this.#answer(session, { type: "pong" });
           break;
         case "pong":
-          this.#allowed(session);
+          // Nothing to do but count it.
+          if (session.guard !== null || this.#pongsClose(session)) {
+            void this.#allowed(session);
+          }
           break;
         default:
           if (this.#allowed(session)) {
@@ -346,14 +369,28 @@ export class Hub {
    */
   #allowed(session: Session, kind?: "who"): boolean {
     const guard = session.guard ??= new FloodGuard(this.#now);
-    const wait = kind === "who" ? guard.who() : guard.frame();
-    if (wait === 0) return true;
-    if (this.#refusedTooOften(session)) return false;
-    const text = kind === "who"
-      ? `Too many who requests: at most ${WHO_BURST} at once, then ${WHO_RATE} per second; try again in ${wait} ms`
-      : `Too many frames: at most ${FRAME_BURST} at once, then ${FRAME_RATE} per second besides messages; this one was ignored, try again in ${wait} ms`;
+    let wait = guard.frame();
+    let text: string;
+    if (wait > 0) {
+      text =
+        `Too many frames: at most ${FRAME_BURST} at once, then ${FRAME_RATE} per second besides messages; this one was ignored, try again in ${wait} ms`;
+    } else if (kind === "who" && (wait = guard.who()) > 0) {
+      text =
+        `Too many who requests: at most ${WHO_BURST} at once, then ${WHO_RATE} per second; try again in ${wait} ms`;
+    } else {
+      return true;
+    }
+    if (this.#closeIfFlooding(session)) return false;
     this.#answer(session, new ProtocolError("rate_limited", text).toFrame());
     return false;
+  }
+
+  /** Whether this pong came soon after the one before. */
+  #pongsClose(session: Session): boolean {
+    const now = this.#now();
+    const last = session.lastPongAt;
+    session.lastPongAt = now;
+    return now - last < PONG_GUARD_MS;
   }
 
   /**
@@ -362,12 +399,12 @@ export class Hub {
    *
    * @returns True when the connection is being closed.
    */
-  #refusedTooOften(session: Session): boolean {
+  #closeIfFlooding(session: Session): boolean {
     const guard = session.guard ??= new FloodGuard(this.#now);
     if (!guard.refused()) return false;
-    // Left at once, as for a takeover: nothing more is routed to it or
-    // answered, and the frames after this one in its batch are skipped.
-    this.leave(session.connId);
+    // Nothing more it sends is looked at; what it sent before is still
+    // answered before its `bye` (the server settles its sends first).
+    session.flooded = true;
     this.#ports.kick(session.connId, "flooding");
     return true;
   }
@@ -390,7 +427,7 @@ export class Hub {
     const n = session.sends++;
     const wait = session.bucket?.take() ?? 0;
     if (wait > 0) {
-      if (this.#refusedTooOften(session)) return;
+      if (this.#closeIfFlooding(session)) return;
       return this.#refuse(
         session,
         n,

@@ -397,11 +397,12 @@ export async function startServer(
   const finish = (connId: string, reason: CloseReason, text: string) => {
     const conn = connections.get(connId);
     if (!conn) return hub.leave(connId);
-    // A client leaving on its own, or sent away by a shutdown, still hears
-    // about the messages it sent just before.
-    const answered = reason === "client_left" || reason === "shutdown"
-      ? hub.settle(connId, SETTLE_MS)
-      : Promise.resolve();
+    // A client leaving on its own, sent away by a shutdown or for flooding
+    // still hears about the messages it sent just before.
+    const answered =
+      reason === "client_left" || reason === "shutdown" || reason === "flooding"
+        ? hub.settle(connId, SETTLE_MS)
+        : Promise.resolve();
     const closed = answered.then(() => close(conn, reason, text));
     closing.add(closed);
     closed.finally(() => closing.delete(closed));

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { MAX_LOGIN_FRAMES } from "../actors/connection.ts";
-import { readClientFrame } from "../protocol/frames.ts";
+import { MAX_LOGIN_FRAMES, readClientFrame } from "../protocol/frames.ts";
 import {
   fakeWorld,
   hello,
@@ -224,4 +223,29 @@ Deno.test("connection counts no frame after login against the limit before it", 
   assert.equal(world.handled.length, MAX_LOGIN_FRAMES);
   assert.equal(stateOf(actor), "online");
   actor.stop();
+});
+
+Deno.test("connection closes a client whose frame past the limit before login comes in a read of its own", async () => {
+  const world = fakeWorld();
+  world.accounts.set("bob", { name: "bob", password: "right" });
+  const { actor } = startConnection(world);
+  const ping = readClientFrame('{"type":"ping"}');
+  world.link!.frames([
+    ...Array(MAX_LOGIN_FRAMES - 3).fill(ping),
+    readClientFrame(hello("bob")),
+  ]);
+  await settle();
+  world.link!.frames([readClientFrame(password("wrong"))]);
+  await settle();
+  world.link!.frames([readClientFrame(password("wrong"))]);
+  await settle();
+  assert.equal(stateOf(actor), "authenticating.awaitingPassword");
+  // The 101st frame, even the right password, is one too many.
+  world.link!.frames([readClientFrame(password("right"))]);
+  await settle();
+  assert.deepEqual(world.sessions, []);
+  assert.equal(actor.getSnapshot().status, "done");
+  assert.deepEqual(world.finished, [
+    { reason: "flooding", text: "Too many frames before login" },
+  ]);
 });

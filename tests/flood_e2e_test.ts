@@ -11,19 +11,22 @@ Deno.test("a client flooding pings over a real socket is refused, then closed fo
     // Far more than one read takes: the server must stop reading them.
     await flooder.write('{"type":"ping"}\n'.repeat(200_000)).catch(() => {});
     await flooder.waitClosed();
+    // On the real clock tokens come back while the flood is read, so the
+    // counts are at least the bursts; the hub's tests pin them exactly.
     const answers = flooder.frames.slice(from);
-    assert.deepEqual(
-      answers.slice(0, 100).map((f) => f.type),
-      Array(100).fill("pong"),
-    );
-    assert.deepEqual(answers[100], {
-      type: "error",
-      code: "rate_limited",
-      text:
-        "Too many frames: at most 100 at once, then 50 per second besides messages; this one was ignored, try again in 20 ms",
-    });
-    assert.equal(answers.length, 151);
-    assert.deepEqual(answers[150], {
+    const pongs = answers.findIndex((f) => f.type !== "pong");
+    assert.ok(pongs >= 100, `Expected at least 100 pongs, found ${pongs}`);
+    const refusals = answers.slice(pongs, -1);
+    assert.ok(refusals.length >= 50, `Expected 50 refusals or more`);
+    for (const refusal of refusals) {
+      assert.equal(refusal.type, "error");
+      assert.equal(refusal.code, "rate_limited");
+      assert.match(
+        refusal.text,
+        /^Too many frames: at most 100 at once, then 50 per second besides messages; this one was ignored, try again in \d+ ms$/,
+      );
+    }
+    assert.deepEqual(answers.at(-1), {
       type: "bye",
       reason: "flooding",
       text: "Too many frames too fast, after being refused",

@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  FloodGuard,
-  FRAME_BURST,
-  REFUSAL_BURST,
-  WHO_BURST,
-} from "../server/flood_guard.ts";
+import { FloodGuard } from "../server/flood_guard.ts";
+import { FRAME_BURST, REFUSAL_BURST, WHO_BURST } from "../protocol/frames.ts";
 import { send, startHub } from "./support/hub_fixture.ts";
 
 const repeat = <T>(n: number, make: (i: number) => T): T[] =>
@@ -23,7 +19,7 @@ Deno.test("FloodGuard allows a burst of frames, then 50 a second", () => {
   assert.equal(guard.frame(), 20);
 });
 
-Deno.test("FloodGuard allows 10 who at once, then one a second, within the frame limit", () => {
+Deno.test("FloodGuard allows 10 who at once, then one a second", () => {
   let now = 1_000;
   const guard = new FloodGuard(() => now);
   assert.deepEqual(
@@ -31,12 +27,14 @@ Deno.test("FloodGuard allows 10 who at once, then one a second, within the frame
     new Set([0]),
   );
   assert.equal(guard.who(), 1_000);
-  // Each who, refused or not, was a frame too: 89 are left of the burst.
-  const left = FRAME_BURST - WHO_BURST - 1;
-  assert.deepEqual(new Set(repeat(left, () => guard.frame())), new Set([0]));
-  assert.equal(guard.frame(), 20);
+  // Counted apart from the frames: their burst is whole.
+  assert.deepEqual(
+    new Set(repeat(FRAME_BURST, () => guard.frame())),
+    new Set([0]),
+  );
   now += 1_000;
   assert.equal(guard.who(), 0);
+  assert.equal(guard.who(), 1_000);
 });
 
 Deno.test("FloodGuard closes after 50 refusals at once, or more than 5 a second after", () => {
@@ -95,7 +93,10 @@ Deno.test("hub refuses pings beyond the frame limit, then closes a connection th
     })),
   );
   assert.deepEqual(f.kicked, [["c1", "flooding"]]);
-  assert.equal(f.hub.sessionOf("alice"), undefined);
+  // Being closed: what it sends meanwhile is not looked at.
+  f.written.length = 0;
+  f.hub.handle("c1", [{ type: "who" }]);
+  assert.deepEqual(f.framesTo("c1"), []);
   await f.close();
 });
 
@@ -104,18 +105,19 @@ Deno.test("hub counts pongs, acks of nothing and refused frames against the fram
   await f.hub.enter("c1", "alice", "alice");
   f.written.length = 0;
   f.hub.handle("c1", [
+    { type: "ping" },
     ...repeat(40, () => ({ type: "pong" as const })),
     ...repeat(40, () => ({ type: "ack" as const, seq: 7 })),
-    ...repeat(21, () => ({
+    ...repeat(20, () => ({
       type: "invalid" as const,
       code: "unknown_type" as const,
       text: 'Unknown frame type "frob"',
     })),
   ]);
-  assert.deepEqual(f.framesTo("c1").map((x) => x.type === "error" && x.code), [
-    ...repeat(20, () => "unknown_type"),
-    "rate_limited",
-  ]);
+  assert.deepEqual(
+    f.framesTo("c1").map((x) => x.type === "error" ? x.code : x.type),
+    ["pong", ...repeat(19, () => "unknown_type"), "rate_limited"],
+  );
   await f.close();
 });
 
@@ -152,5 +154,71 @@ Deno.test("hub closes a connection that goes on sending messages after 50 rate_l
     ...repeat(50, () => "rate_limited"),
   ]);
   assert.deepEqual(f.kicked, [["c1", "flooding"]]);
+  await f.close();
+});
+
+Deno.test("hub limits pongs from the second that comes within a second of another", async () => {
+  // An idle connection's pong, one per ping interval, is never counted.
+  const f = await startHub();
+  await f.hub.enter("c1", "alice", "alice");
+  f.written.length = 0;
+  f.hub.handle("c1", [{ type: "pong" }]);
+  f.tick(30_000);
+  f.hub.handle("c1", [{ type: "pong" }]);
+  f.tick(30_000);
+  f.hub.handle(
+    "c1",
+    repeat(FRAME_BURST + 2, () => ({ type: "pong" as const })),
+  );
+  assert.deepEqual(f.framesTo("c1"), [{
+    type: "error",
+    code: "rate_limited",
+    text:
+      "Too many frames: at most 100 at once, then 50 per second besides messages; this one was ignored, try again in 20 ms",
+  }]);
+  await f.close();
+});
+
+Deno.test("hub refuses a who over the frame limit with the frame limit's words", async () => {
+  const f = await startHub();
+  await f.hub.enter("c1", "alice", "alice");
+  f.written.length = 0;
+  f.hub.handle("c1", [
+    ...repeat(FRAME_BURST - 1, () => ({ type: "ping" as const })),
+    { type: "who" },
+    { type: "who" },
+  ]);
+  const frames = f.framesTo("c1");
+  assert.deepEqual(frames.slice(FRAME_BURST - 1), [
+    { type: "who", users: ["alice"] },
+    {
+      type: "error",
+      code: "rate_limited",
+      text:
+        "Too many frames: at most 100 at once, then 50 per second besides messages; this one was ignored, try again in 20 ms",
+    },
+  ]);
+  await f.close();
+});
+
+Deno.test("hub closing a connection for flooding still answers the messages it sent before", async () => {
+  const f = await startHub();
+  await f.hub.enter("c1", "alice", "alice");
+  await f.hub.enter("c2", "bob", "bob");
+  f.written.length = 0;
+  f.hub.handle("c1", [
+    send("m1", "bob", "hi bob"),
+    ...repeat(1_000, () => ({ type: "ping" as const })),
+  ]);
+  assert.deepEqual(f.kicked, [["c1", "flooding"]]);
+  await f.hub.settle("c1", 5_000);
+  const accepted = f.framesTo("c1").find((x) => x.type === "accepted");
+  assert.deepEqual(accepted && { ...accepted, ts: 0 }, {
+    type: "accepted",
+    id: "m1",
+    to: "bob",
+    ts: 0,
+    status: "sent",
+  });
   await f.close();
 });
