@@ -140,7 +140,9 @@ export class ChatClient {
       }
       case "who":
         if (!this.session) this.#notConnected();
-        else this.session.who();
+        // Paced like messages: a script with many WHO lines is slowed
+        // down, never refused.
+        else if (this.session.who()) await this.session.flushed();
         return "continue";
       case "bye":
         if (!this.#session) emit(notice("not_connected", "not connected"));

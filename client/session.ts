@@ -27,6 +27,8 @@ import {
   type ReadyFrame,
   type ServerFrame,
   utf8Length,
+  WHO_BURST,
+  WHO_RATE,
 } from "../protocol/frames.ts";
 import { nameKey } from "../protocol/names.ts";
 import type { CloseCause, Inbound, Link } from "../transport/transport.ts";
@@ -235,6 +237,11 @@ export class Session {
   readonly #unanswered = new Set<number>();
   // `who`s in the order asked: answers carry no id, and come in order.
   readonly #whoRequests: number[] = [];
+  // Paced below the server's fixed limit on `who`; the last
+  // `#whosWaiting` of `#whoRequests` are not written yet.
+  readonly #whoPacer: TokenBucket;
+  #whosWaiting = 0;
+  #whoTimer: TimerHandle;
   // Broadcasts whose echo (a `msg` to all) has not come, in the order
   // sent, and those of them already accepted.
   readonly #echoesDue: number[] = [];
@@ -269,6 +276,7 @@ export class Session {
     this.#password = options.password;
     this.#seen = options.seen ?? new Map();
     this.#timers = options.timers ?? systemTimers;
+    this.#whoPacer = sendPacer(WHO_RATE, WHO_BURST, () => this.#timers.now());
     this.#loginTimeoutMs = options.loginTimeoutMs ?? 30_000;
     this.closed = new Promise((resolve) => this.#closedResolve = resolve);
   }
@@ -344,26 +352,33 @@ export class Session {
   }
 
   /**
-   * Resolves once every message given to {@linkcode send} has been
-   * written to the connection, or the session is closed. Wait for it
+   * Resolves once every message given to {@linkcode send}, and every
+   * {@linkcode who}, has been written to the connection (or dropped by
+   * leaving), or the session is closed. Wait for it
    * before sending more to keep what waits in memory bounded.
    */
   flushed(): Promise<void> {
-    if (this.#outbox.length === 0) return Promise.resolve();
+    if (this.#outbox.length === 0 && this.#whosWaiting === 0) {
+      return Promise.resolve();
+    }
     return new Promise((resolve) => this.#flushWaiters.push(resolve));
   }
 
   /**
-   * Asks who is online; the answer comes as a `who` event.
+   * Asks who is online; the answer comes as a `who` event. Requests are
+   * paced below the server's limit ({@linkcode WHO_BURST} at once, then
+   * {@linkcode WHO_RATE} a second): one over it waits, and
+   * {@linkcode flushed} resolves once it is written.
    *
    * @returns False when not logged in.
    */
   who(): boolean {
-    if (this.#state !== "ready") return false;
+    if (this.#state !== "ready" || this.#stopping) return false;
     const request = ++this.#requests;
     this.#unanswered.add(request);
     this.#whoRequests.push(request);
-    this.#write({ type: "who" });
+    this.#whosWaiting++;
+    this.#pumpWhos();
     return true;
   }
 
@@ -439,6 +454,7 @@ export class Session {
   async #leave(graceMs: number): Promise<void> {
     if (this.#state === "closed") return;
     this.#stopping = true;
+    this.#dropWaitingWhos();
     // Quitting right after a send must not make it look lost. With nothing
     // to wait for, the bye goes at once: a login under way may be ended
     // by the caller right after this call.
@@ -807,6 +823,7 @@ export class Session {
       this.#timers.clearTimeout(this.#paceTimer);
       this.#paceTimer = undefined;
     }
+    this.#dropWaitingWhos();
     // Nothing more will be answered: what waited goes before the end.
     this.#sayDeferred(true);
     if (this.#loginResult) {
@@ -969,8 +986,46 @@ export class Session {
     return sent;
   }
 
+  /** Writes the `who`s that wait, as far as their pace allows. */
+  #pumpWhos(): void {
+    while (
+      this.#state === "ready" && this.#whosWaiting > 0 &&
+      this.#whoTimer === undefined
+    ) {
+      const wait = this.#whoPacer.take();
+      if (wait > 0) {
+        this.#whoTimer = this.#timers.setTimeout(() => {
+          this.#whoTimer = undefined;
+          this.#pumpWhos();
+        }, wait);
+        break;
+      }
+      this.#whosWaiting--;
+      this.#write({ type: "who" });
+    }
+    this.#checkFlushed();
+  }
+
+  /** Forgets the `who`s not written yet: leaving, or the link closed. */
+  #dropWaitingWhos(): void {
+    if (this.#whoTimer !== undefined) {
+      this.#timers.clearTimeout(this.#whoTimer);
+      this.#whoTimer = undefined;
+    }
+    const waiting = this.#whosWaiting;
+    this.#whosWaiting = 0;
+    if (waiting === 0) return;
+    for (const request of this.#whoRequests.splice(-waiting)) {
+      this.#unanswered.delete(request);
+    }
+    this.#checkFlushed();
+  }
+
   #checkFlushed(): void {
-    if (this.#outbox.length > 0 && this.#state !== "closed") return;
+    if (
+      (this.#outbox.length > 0 || this.#whosWaiting > 0) &&
+      this.#state !== "closed"
+    ) return;
     for (const resolve of this.#flushWaiters.splice(0)) resolve();
   }
 

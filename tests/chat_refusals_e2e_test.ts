@@ -137,6 +137,35 @@ Deno.test("a piped client paces itself to the server's rate limit and is never r
   }
 });
 
+Deno.test("a piped client paces WHO below the server's fixed limit and is never refused", async () => {
+  const [dir, cleanup] = await tempDir();
+  const server = await ServerProcess.start(dir);
+  try {
+    const alice = chat("alice", "pw", "--server", server.address);
+    // Two more than the server answers at once.
+    const count = 12;
+    const started = Date.now();
+    await alice.type(...Array(count).fill("WHO"), "@all done");
+    await alice.endInput();
+    const status = await alice.exit();
+    const took = Date.now() - started;
+    assert.deepEqual(alice.stderr.lines, []);
+    assert.equal(status.code, 0);
+    assert.deepEqual(alice.stdout.lines.map(untimed), [
+      `*** connected to ${server.address} as alice`,
+      "*** registered new account alice",
+      ...Array(count).fill("*** online: alice"),
+      "broadcast from alice: done",
+      "*** disconnected: goodbye",
+    ]);
+    // 9 at once, then 0.9 a second: the last of the 12 after 3.3 s.
+    assert.ok(took >= 3_000, `Expected pacing, took ${took} ms`);
+  } finally {
+    await server.stop();
+    await cleanup();
+  }
+});
+
 Deno.test("a piped client sending hundreds of large messages keeps its connection and exits 0", async () => {
   const [dir, cleanup] = await tempDir();
   const server = await ServerProcess.start(dir);

@@ -15,6 +15,7 @@ import {
   toAlice,
 } from "./client_fakes.ts";
 import type { MemoryLink } from "../transport/memory.ts";
+import { WHO_BURST } from "../protocol/frames.ts";
 
 interface Setup {
   server: FakeServer;
@@ -868,6 +869,45 @@ Deno.test("session paces sends to the rate the server announced", async () => {
   assert.equal((await s.end.next())?.text, "m4");
   await done;
   await teardown(s);
+});
+
+Deno.test("session paces who requests below the server's limit, and flushed waits for them", async () => {
+  const s = await loggedIn();
+  s.events.length = 0;
+  for (let i = 0; i < WHO_BURST; i++) assert.equal(s.session.who(), true);
+  let flushed = false;
+  const done = s.session.flushed().then(() => flushed = true);
+  // The burst less one goes at once, then 0.9 a second.
+  for (let i = 1; i < WHO_BURST; i++) {
+    assert.deepEqual(await s.end.next(), { type: "who" });
+  }
+  await settle();
+  assert.deepEqual(s.end.unread, []);
+  assert.equal(flushed, false);
+  s.timers.tick(1_111);
+  await settle();
+  assert.deepEqual(s.end.unread, []);
+  s.timers.tick(1);
+  assert.deepEqual(await s.end.next(), { type: "who" });
+  await done;
+  await teardown(s);
+});
+
+Deno.test("session leaving drops the who requests still waiting for their pace", async () => {
+  const s = await loggedIn();
+  for (let i = 0; i < WHO_BURST + 2; i++) s.session.who();
+  for (let i = 1; i < WHO_BURST; i++) {
+    assert.deepEqual(await s.end.next(), { type: "who" });
+  }
+  const flushed = s.session.flushed();
+  const leaving = s.session.leave();
+  await flushed;
+  assert.equal(s.session.who(), false, "no who once leaving");
+  assert.deepEqual(await s.end.next(), { type: "bye" });
+  s.end.send({ type: "bye", reason: "client_left", text: "Goodbye" });
+  await leaving;
+  s.server.close();
+  assert.equal(s.timers.pending, 0, "Expected no timers left running");
 });
 
 Deno.test("session keeps at most 64 sends unanswered and sends more as answers come", async () => {
