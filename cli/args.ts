@@ -86,6 +86,7 @@ export function quote(value: string): string {
 /** Commander's words for a value its parser refused, and for a choice. */
 const INVALID = /^error: option '([^']+)' argument '(.*)' is invalid\. (.*)$/s;
 const CHOICES = /^Allowed choices are (.*)\.$/s;
+const MISSING = /^error: option '([^']+)' argument missing$/;
 
 /**
  * Parses `args` with `command`.
@@ -117,6 +118,22 @@ export function parseArgs(command: Command, args: string[]): void {
             : `expected one of ${
               choices[1].replace(/, (?!.*, )/, " or ")
             }, found ${quote(value)}`,
+        );
+      }
+      const missing = MISSING.exec(error.message);
+      if (missing !== null) {
+        throw flagError(command.name(), missing[1], "expected a value");
+      }
+      if (error.code === "commander.excessArguments") {
+        // No subcommand takes arguments, only options; commander has
+        // set aside what it could not place.
+        throw new UsageExit(
+          EXIT_USAGE,
+          spellOutControls(
+            `${command.name()}: unexpected argument ${
+              quote(command.args[0] ?? "")
+            }; options start with -- (see --help)`,
+          ),
         );
       }
       // The message may quote what was typed: spell out anything that

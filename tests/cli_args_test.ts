@@ -67,6 +67,18 @@ Deno.test("flag errors of serve, chat and debug share one wording", async () => 
       ["debug", "--admin", "127.0.0.1:1"],
       `parley debug: option '--admin <host:port>': needs --token-file (see --help)`,
     ],
+    [
+      ["serve", "--port"],
+      `parley serve: option '--port <port>': expected a value (see --help)`,
+    ],
+    [
+      ["chat", "--name", "al", "bob"],
+      `parley chat: unexpected argument "bob"; options start with -- (see --help)`,
+    ],
+    [
+      ["serve", "--port", "0", "1998", "more"],
+      `parley serve: unexpected argument "1998"; options start with -- (see --help)`,
+    ],
   ];
   for (const [args, line] of cases) {
     const { code, stdout, stderr } = await parley(...args);
