@@ -65,10 +65,16 @@ function redactInvalid(line: string, code: string): string {
     return `<${code}: a line of ${line.length} characters, not logged>`;
   }
   if (typeof value === "object" && value !== null && !Array.isArray(value)) {
-    return JSON.stringify(
-      value,
-      (key, field) => PASSWORD_HINT.test(key) ? "***" : field,
-    );
+    try {
+      return JSON.stringify(
+        value,
+        (key, field) => PASSWORD_HINT.test(key) ? "***" : field,
+      );
+    } catch {
+      // Nested deeper than the stack allows (JSON.parse takes it, the
+      // masking walk cannot): described, like a line that is no JSON.
+      return `<${code}: a JSON object of ${line.length} characters nested too deep, not logged>`;
+    }
   }
   return `<${code}: a JSON ${jsonKind(value)}, not logged>`;
 }

@@ -208,7 +208,21 @@ export async function startServer(
 
   const toIncoming = (conn: Connection, inbound: Inbound): Incoming => {
     const frame = readInbound(inbound);
-    if (netlogOn) logFrame(conn, "in", netlogText(inbound, frame));
+    if (netlogOn) {
+      // A debugging aid: its fault must never cost the frame or the
+      // connection.
+      let text: string;
+      try {
+        text = netlogText(inbound, frame);
+      } catch (error) {
+        netLog.warn("Cannot write a frame of {conn} to the netlog: {error}", {
+          conn: conn.id,
+          error,
+        });
+        text = "<a frame the netlog could not describe, not logged>";
+      }
+      logFrame(conn, "in", text);
+    }
     return frame;
   };
 

@@ -63,3 +63,13 @@ Deno.test("netlogText() describes lines it could not read", () => {
     "<a line that is not UTF-8, skipped>",
   );
 });
+
+Deno.test("netlog describes an object nested too deep to mask instead of throwing", () => {
+  const depth = 20_000;
+  const line = '{"type":"nope","x":' + '{"a":'.repeat(depth) + "1" +
+    "}".repeat(depth + 1);
+  assert.equal(
+    netlogText({ kind: "line", line }, readClientFrame(line)),
+    `<unknown_type: a JSON object of ${line.length} characters nested too deep, not logged>`,
+  );
+});
