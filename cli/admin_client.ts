@@ -6,7 +6,11 @@
  */
 
 import { systemTimers, waitAtMost } from "../client/timers.ts";
-import type { AdminReply, AdminRequest } from "../server/admin_protocol.ts";
+import {
+  type AdminReply,
+  type AdminRequest,
+  MAX_ADMIN_REPLY_BYTES,
+} from "../server/admin_protocol.ts";
 import { SocketTransport } from "../transport/socket.ts";
 import type { Link } from "../transport/transport.ts";
 
@@ -38,6 +42,16 @@ export class AdminClient {
     link.read({
       onFrames: (frames) => {
         for (const frame of frames) {
+          if (frame.kind === "too_large") {
+            // Refused, not skipped: the request would wait for it forever.
+            this.#replies.push({
+              type: "error",
+              code: "reply_too_large",
+              text:
+                `The server's reply of ${frame.bytes} bytes is over the client's limit of ${MAX_ADMIN_REPLY_BYTES}`,
+            });
+            continue;
+          }
           if (frame.kind !== "line") continue;
           try {
             this.#replies.push(JSON.parse(frame.line));
@@ -73,7 +87,10 @@ export class AdminClient {
   ): Promise<AdminClient> {
     let link: Link;
     try {
-      link = await new SocketTransport({ maxQueuedBytes: 1 << 24 }).connect(
+      link = await new SocketTransport({
+        maxQueuedBytes: 1 << 24,
+        maxFrameBytes: MAX_ADMIN_REPLY_BYTES,
+      }).connect(
         address,
       );
     } catch (error) {

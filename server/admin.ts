@@ -20,14 +20,15 @@ import { nameKey } from "../protocol/names.ts";
 import { SocketTransport } from "../transport/socket.ts";
 import type { Link, Listener, Transport } from "../transport/transport.ts";
 import { VERSION } from "../version.ts";
-import type {
-  ActorReply,
-  AdminReply,
-  AdminRequest,
-  ChildView,
-  ConnectionView,
-  StatusReply,
-  UserView,
+import {
+  type ActorReply,
+  type AdminReply,
+  type AdminRequest,
+  type ChildView,
+  type ConnectionView,
+  MAX_ADMIN_REPLY_BYTES,
+  type StatusReply,
+  type UserView,
 } from "./admin_protocol.ts";
 import { listenPrivate } from "./admin_socket.ts";
 import { type ActorRecord, stateName } from "./inspector.ts";
@@ -37,6 +38,12 @@ const log = getLogger(["parley", "admin"]);
 
 /** Time a TCP admin client has to send its token. */
 const AUTH_TIMEOUT_MS = 10_000;
+/**
+ * A watcher that falls this far behind is dropped. One reply may be far
+ * larger (up to {@linkcode MAX_ADMIN_REPLY_BYTES}), but a watch is a
+ * stream that never ends.
+ */
+const WATCH_MAX_QUEUED_BYTES = 1 << 20;
 
 /** Where the admin endpoint listens. */
 export interface AdminOptions {
@@ -82,7 +89,8 @@ export async function startAdmin(
   if (options.tcp !== null && !options.token) {
     throw new TypeError("Expected a token for the TCP admin endpoint");
   }
-  const transport = options.transport ?? new SocketTransport();
+  const transport = options.transport ??
+    new SocketTransport({ maxQueuedBytes: MAX_ADMIN_REPLY_BYTES });
   const listeners: Array<{ listener: Listener; secured: boolean }> = [];
   try {
     if (options.socketPath !== null) {
@@ -199,18 +207,24 @@ function serve(
           reply(status(server));
           break;
         case "show":
-          reply(show(server, String(request.target ?? "")));
+          reply(show(server, targetOf(request)));
           break;
         case "users":
           reply({ type: "users", users: await users(server) });
           break;
         case "kick":
-          reply(kick(server, String(request.target ?? ""), request.text));
+          reply(kick(server, targetOf(request), request.text));
           break;
         case "watch":
           if (unwatch) break;
           reply({ type: "watching" });
           unwatch = server.inspector.watch((transition) => {
+            if (link.queuedBytes > WATCH_MAX_QUEUED_BYTES) {
+              // Not reading: dropped, rather than kept in memory.
+              unwatch?.();
+              link.close();
+              return;
+            }
             const ok = reply({
               type: "transition",
               ...transition,
@@ -287,6 +301,25 @@ function connectionView(
 
 function supervisorContext(server: Server) {
   return server.supervisor.getSnapshot().context;
+}
+
+/**
+ * The `target` of a `show` or `kick`.
+ *
+ * @throws {AdminError} `bad_request` when it is missing, empty or not a
+ * string.
+ */
+function targetOf(request: { type: string; target?: unknown }): string {
+  const target = request.target;
+  if (typeof target === "string" && target !== "") return target;
+  throw new AdminError(
+    "bad_request",
+    `A ${request.type} request needs a "target": ${
+      request.type === "show"
+        ? "supervisor, shard-N, a connection id or a user's name"
+        : "a connection id or a user's name"
+    }`,
+  );
 }
 
 function status(server: Server): StatusReply {

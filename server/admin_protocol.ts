@@ -21,6 +21,15 @@
 
 import type { Transition } from "./inspector.ts";
 
+/**
+ * Longest reply line either side handles, in bytes. A `status` of 10,000
+ * connections is about 1.7 MB and `users` grows with the accounts, so the
+ * chat protocol's 64 KiB frame limit would cut them off; the admin
+ * endpoint is private (its own socket, or a token), so a large limit
+ * costs nothing.
+ */
+export const MAX_ADMIN_REPLY_BYTES = 1 << 26;
+
 /** A request from `parley debug`. */
 export type AdminRequest =
   | { type: "auth"; token: string }
@@ -126,7 +135,9 @@ export type AdminErrorCode =
   | "unauthorized"
   | "bad_token"
   | "bad_request"
-  | "not_found";
+  | "not_found"
+  /** Said by the client, not the server: a reply over its limit. */
+  | "reply_too_large";
 
 /** A reply from the admin endpoint. */
 export type AdminReply =

@@ -30,3 +30,32 @@ Deno.test("AdminClient.request() gives up on a server that accepts but never ans
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("AdminClient.request() takes a reply far over the chat protocol's frame limit", async () => {
+  // A status of a few hundred connections is over 64 KiB.
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/admin.sock`;
+  const listener = Deno.listen({ transport: "unix", path });
+  const users = Array.from({ length: 20_000 }, (_, i) => `user${i}`);
+  const line = JSON.stringify({ type: "users", users }) + "\n";
+  const serving = (async () => {
+    const conn = await listener.accept();
+    await conn.read(new Uint8Array(1024));
+    const bytes = new TextEncoder().encode(line);
+    for (let at = 0; at < bytes.length;) {
+      at += await conn.write(bytes.subarray(at));
+    }
+    return conn;
+  })();
+  const client = await AdminClient.connect(`unix:${path}`, null);
+  try {
+    const reply = await client.request({ type: "users" }, 5_000);
+    assert.ok(line.length > 200_000);
+    assert.deepEqual(reply, { type: "users", users });
+  } finally {
+    client.close();
+    (await serving).close();
+    listener.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

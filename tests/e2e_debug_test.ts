@@ -5,7 +5,13 @@
  */
 
 import assert from "node:assert/strict";
-import type { StatusReply, TransitionEvent } from "../server/admin_protocol.ts";
+import { AdminClient } from "../cli/admin_client.ts";
+import type {
+  AdminRequest,
+  StatusReply,
+  TransitionEvent,
+} from "../server/admin_protocol.ts";
+import { adminSocketPath } from "../server/admin_socket.ts";
 import { chat, ParleyProcess, ServerProcess } from "./support/processes.ts";
 import { tempDir } from "./support/output.ts";
 import { RawClient } from "./support/raw_client.ts";
@@ -266,6 +272,83 @@ Deno.test("debug says in one line that no server runs on a database", async () =
       ],
     });
   } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("debug shows every connection when the status is over 64 KiB, and refuses a show without a target", async () => {
+  const [dir, cleanup] = await tempDir();
+  const server = await ServerProcess.start(dir);
+  const conns: Deno.Conn[] = [];
+  try {
+    // About 160 bytes each in the status: 600 make some 96 KiB.
+    for (let i = 0; i < 600; i++) {
+      conns.push(await Deno.connect({ port: server.port }));
+    }
+    const shown = await debug("--json", "--db", server.db);
+    assert.equal(shown.code, 0, shown.stderr.join("\n"));
+    assert.ok(shown.stdout[0].length > 65_536);
+    const status: StatusReply = JSON.parse(shown.stdout[0]);
+    assert.equal(status.connections.length, 600);
+    assert.deepEqual(status.server.states, { unregistered: 600 });
+
+    const admin = await AdminClient.connect(
+      `unix:${adminSocketPath(server.db)}`,
+      null,
+    );
+    try {
+      const request = { type: "show" } as AdminRequest;
+      assert.deepEqual(await admin.request(request), {
+        type: "error",
+        code: "bad_request",
+        text:
+          `A show request needs a "target": supervisor, shard-N, a connection id or a user's name`,
+      });
+    } finally {
+      admin.close();
+    }
+  } finally {
+    for (const conn of conns) conn.close();
+    await server.stop();
+    await cleanup();
+  }
+});
+
+Deno.test("a debug watcher that stops reading is dropped once 1 MiB waits for it, though one status may be larger", async () => {
+  const [dir, cleanup] = await tempDir();
+  const server = await ServerProcess.start(dir);
+  const path = adminSocketPath(server.db)!;
+  const watcher = await Deno.connect({ transport: "unix", path });
+  try {
+    await watcher.write(new TextEncoder().encode('{"type":"watch"}\n'));
+    // Never read while 4,000 connections come and go, each a few
+    // transitions of some 250 bytes: well over 1 MiB for the watcher.
+    for (let batch = 0; batch < 40; batch++) {
+      await Promise.all(
+        Array.from({ length: 100 }, async () => {
+          (await Deno.connect({ port: server.port })).close();
+        }),
+      );
+    }
+    // What the kernel held arrives, then the end: it was dropped.
+    const buffer = new Uint8Array(1 << 16);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const ended = await Promise.race([
+      (async () => {
+        while (await watcher.read(buffer) !== null) {
+          // Drained.
+        }
+        return true;
+      })(),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), 10_000);
+      }),
+    ]);
+    clearTimeout(timer);
+    assert.ok(ended, "Expected the server to drop the stalled watcher");
+  } finally {
+    watcher.close();
+    await server.stop();
     await cleanup();
   }
 });
