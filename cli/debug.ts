@@ -26,6 +26,7 @@ import {
   hostPort,
   newCommand,
   parseArgs,
+  quote,
   UsageExit,
 } from "./args.ts";
 import {
@@ -153,12 +154,12 @@ export async function main(args: string[]): Promise<number> {
     try {
       token = (await Deno.readTextFile(options.tokenFile)).trim();
     } catch (error) {
-      console.error(
-        `parley debug: cannot read --token-file ${options.tokenFile}: ${
-          (error as Error).message
-        }`,
+      // Worded and ended like chat's unreadable --password-file.
+      throw flagError(
+        "parley debug",
+        "--token-file <file>",
+        `cannot read ${quote(options.tokenFile)}: ${(error as Error).message}`,
       );
-      return 1;
     }
   }
   let client: AdminClient | undefined;

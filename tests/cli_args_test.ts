@@ -68,6 +68,10 @@ Deno.test("flag errors of serve, chat and debug share one wording", async () => 
       `parley debug: option '--admin <host:port>': needs --token-file (see --help)`,
     ],
     [
+      ["debug", "--admin", "127.0.0.1:1", "--token-file", "/no/such/file"],
+      `parley debug: option '--token-file <file>': cannot read "/no/such/file": No such file or directory (os error 2): readfile '/no/such/file' (see --help)`,
+    ],
+    [
       ["serve", "--port"],
       `parley serve: option '--port <port>': expected a value (see --help)`,
     ],
