@@ -279,7 +279,11 @@ async function run(
   const finalStatus = (): number => {
     const failed = client.unaccepted;
     const typos = client.notCommands;
-    if (terminal.interactive || (failed === 0 && !unfinished && typos === 0)) {
+    const notRun = client.notRun;
+    if (
+      terminal.interactive ||
+      (failed === 0 && !unfinished && typos === 0 && notRun === 0)
+    ) {
       return 0;
     }
     if (failed > 0) {
@@ -287,6 +291,13 @@ async function run(
         `parley chat: ${failed} ${
           failed === 1 ? "message was" : "messages were"
         } not accepted`,
+      );
+    }
+    if (notRun > 0) {
+      console.error(
+        `parley chat: ${notRun} ${
+          notRun === 1 ? "command was" : "commands were"
+        } not run: not connected`,
       );
     }
     if (unfinished) console.error(`parley chat: ${UNFINISHED}`);
@@ -329,7 +340,9 @@ async function run(
       if (outcome === "quit") return finalStatus();
       if (typeof outcome === "object") {
         if (!terminal.interactive) {
+          // The lines before it may have failed too: say so as well.
           console.error(`parley chat: ${outcome.failed}`);
+          finalStatus();
           return EXIT_FAILURE;
         }
         show(notice("login_failed", outcome.failed));

@@ -74,6 +74,7 @@ export class ChatClient {
   #session?: Session;
   #unaccepted = 0;
   #notCommands = 0;
+  #notRun = 0;
   // Set once `not connected` was said in unattended mode; reset at login.
   #saidNotConnected = false;
 
@@ -114,6 +115,14 @@ export class ChatClient {
   }
 
   /**
+   * Commands other than messages (`WHO`) given to {@linkcode execute} so
+   * far that needed a connection and had none.
+   */
+  get notRun(): number {
+    return this.#notRun;
+  }
+
+  /**
    * Carries out one command. Resolves when it is done: a `HI` once logged
    * in or failed, `BYE` and `QUIT` once the server said goodbye (or the
    * wait ran out), a message once it is sent: at once, or when the
@@ -139,8 +148,10 @@ export class ChatClient {
         return "continue";
       }
       case "who":
-        if (!this.session) this.#notConnected();
-        // Paced like messages: a script with many WHO lines is slowed
+        if (!this.session) {
+          this.#notRun++;
+          this.#notConnected();
+        } // Paced like messages: a script with many WHO lines is slowed
         // down, never refused.
         else if (this.session.who()) await this.session.flushed();
         return "continue";

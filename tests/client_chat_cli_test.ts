@@ -427,3 +427,34 @@ Deno.test("parley chat unattended exits 1 when a line is no command, even if not
   assert.equal(result.code, 1);
   assert.equal(result.stderr, "parley chat: 2 lines were not commands\n");
 });
+
+Deno.test("parley chat unattended exits 1 for a WHO it could not run, not connected", async () => {
+  // A script whose connection was taken over went on to its WHO and
+  // exited 0, as if it had run.
+  const result = await chat(["--name", "alice"], "WHO\n");
+  assert.equal(result.code, 1);
+  assert.equal(
+    result.stderr,
+    "parley chat: 1 command was not run: not connected\n",
+  );
+  assert.deepEqual(result.stdout, [
+    "*** not connected; type HI host:port first",
+  ]);
+});
+
+Deno.test("parley chat unattended that cannot connect also says what failed before", async () => {
+  const listener = await new SocketTransport().listen("127.0.0.1:0");
+  const address = listener.address;
+  listener.close();
+  const result = await chat(
+    ["--name", "alice"],
+    `@bob hi\nWHOO\nHI ${address}\n@bob never\n`,
+  );
+  assert.equal(result.code, 1);
+  const lines = result.stderr.trimEnd().split("\n");
+  assert.match(lines[0], /^parley chat: cannot connect to 127\.0\.0\.1:\d+: /);
+  assert.deepEqual(lines.slice(1), [
+    "parley chat: 1 message was not accepted",
+    "parley chat: 1 line was not a command",
+  ]);
+});
