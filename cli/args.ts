@@ -70,12 +70,19 @@ export function flagError(
   option: string,
   reason: string,
 ): UsageExit {
-  const text = reason.replace(/^\p{Lu}(?!\p{Lu})/u, (c) => c.toLowerCase())
-    .replace(/\.$/, "");
+  const text = decapitalise(reason).replace(/\.$/, "");
   return new UsageExit(
     EXIT_USAGE,
     spellOutControls(`${command}: option '${option}': ${text} (see --help)`),
   );
+}
+
+/**
+ * A sentence as the tail of a CLI line (`parley serve: cannot open…`):
+ * its first letter lower-cased, unless it starts an acronym.
+ */
+export function decapitalise(text: string): string {
+  return text.replace(/^\p{Lu}(?!\p{Lu})/u, (c) => c.toLowerCase());
 }
 
 /** A value as flag errors quote it: in double quotes, escapes visible. */

@@ -21,6 +21,7 @@ import { type ChatEvent, notice } from "../client/events.ts";
 import { formatEvent } from "../client/format.ts";
 import type { PasswordSource } from "../client/session.ts";
 import { Terminal } from "../client/terminal.ts";
+import type { ProtocolError } from "../protocol/errors.ts";
 import { checkName } from "../protocol/names.ts";
 import { SocketTransport } from "../transport/socket.ts";
 import { flagError, newCommand, parseArgs, quote } from "./args.ts";
@@ -177,7 +178,9 @@ async function askName(terminal: Terminal): Promise<string | null> {
     try {
       return checkName(answer.trim()).display;
     } catch (error) {
-      terminal.print([`*** ${(error as Error).message}`]);
+      // Worded like every other notice: lower-case, controls made harmless.
+      const { code, message } = error as ProtocolError;
+      terminal.print(formatEvent(notice(code, message)));
     }
   }
 }

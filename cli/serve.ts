@@ -13,6 +13,7 @@ import { type Admin, startAdmin } from "../server/admin.ts";
 import { adminSocketPath, refuseIfAnswered } from "../server/admin_socket.ts";
 import { startServer } from "../server/server.ts";
 import {
+  decapitalise,
   EXIT_USAGE,
   flagError,
   hostPort,
@@ -310,7 +311,7 @@ export async function main(args: string[]): Promise<number> {
   } catch (error) {
     await stopLogging();
     if (error instanceof DatabaseError) {
-      console.error(`parley serve: ${error.message}`);
+      console.error(`parley serve: ${decapitalise(error.message)}`);
       return 1;
     }
     if (error instanceof Deno.errors.AddrInUse) {

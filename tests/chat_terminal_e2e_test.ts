@@ -650,3 +650,22 @@ Deno.test("Up at a hidden password prompt does not bring a command into the pass
     );
   });
 });
+
+Deno.test("a bad name typed at the name prompt is refused like any notice, and asked again", async () => {
+  const pty = new Pty(chatCommand([], { checkEcho: true }));
+  try {
+    await pty.expect("name: ");
+    await pty.type("b ob" + ENTER);
+    await pty.expect(
+      `*** a name is 1-32 letters, digits, "_" or "-", from one script; found "b ob"`,
+    );
+    await pty.expect("name: ");
+    await pty.type("bob" + ENTER);
+    await pty.expect("bob> ");
+    await pty.type("QUIT" + ENTER);
+    const end = await ending(pty);
+    assert.equal(end.exit, "exit=0");
+  } finally {
+    await pty.kill();
+  }
+});

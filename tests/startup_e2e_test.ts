@@ -89,7 +89,7 @@ Deno.test("serve with a database path it cannot create prints one line and exits
     assert.equal(lines.length, 1, lines.join("\n"));
     assert.match(
       lines[0],
-      /^parley serve: Cannot create the database folder .*\/file: /,
+      /^parley serve: cannot create the database folder .*\/file: /,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -101,7 +101,7 @@ Deno.test("serve with a folder as its database prints one line and exits 1", asy
   try {
     const lines = await failedStart("--db", dir);
     assert.equal(lines.length, 1, lines.join("\n"));
-    assert.match(lines[0], /^parley serve: Cannot open the database /);
+    assert.match(lines[0], /^parley serve: cannot open the database /);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -114,7 +114,7 @@ Deno.test("serve with a corrupt database file prints one line and exits 1", asyn
   await Deno.writeFile(`${dir}/parley.db`, garbage);
   try {
     assert.deepEqual(await failedStart("--db", `${dir}/parley.db`), [
-      `parley serve: Cannot open the database ${dir}/parley.db: file is not a database`,
+      `parley serve: cannot open the database ${dir}/parley.db: file is not a database`,
     ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -128,7 +128,7 @@ Deno.test("serve with a database of a newer schema prints one line and exits 1",
   kv.close();
   try {
     assert.deepEqual(await failedStart("--db", `${dir}/parley.db`), [
-      `parley serve: Database ${dir}/parley.db has schema version 99, this parley reads version 3; use a newer parley`,
+      `parley serve: database ${dir}/parley.db has schema version 99, this parley reads version 3; use a newer parley`,
     ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -214,7 +214,7 @@ Deno.test("serve on a database another server has open under another name (a har
   try {
     await Deno.link(first.db, `${dir}/hard.db`);
     assert.deepEqual(await failedStart("--db", `${dir}/hard.db`), [
-      `parley serve: Database ${dir}/hard.db is in use by another parley server; stop it or use another --db`,
+      `parley serve: database ${dir}/hard.db is in use by another parley server; stop it or use another --db`,
     ]);
   } finally {
     assert.equal((await first.stop()).code, 0);
