@@ -343,6 +343,8 @@ async function run(
       if (outcome === "quit") return finalStatus();
       if (typeof outcome === "object") {
         if (!terminal.interactive) {
+          // A reader of --json learns of it on stdout too, as an event.
+          if (flags.json) show(notice("login_failed", outcome.failed));
           // The lines before it may have failed too: say so as well.
           console.error(`parley chat: ${outcome.failed}`);
           finalStatus();

@@ -458,3 +458,20 @@ Deno.test("parley chat unattended that cannot connect also says what failed befo
     "parley chat: 1 line was not a command",
   ]);
 });
+
+Deno.test("parley chat --json that cannot connect says so on stdout as an event too", async () => {
+  const listener = await new SocketTransport().listen("127.0.0.1:0");
+  const address = listener.address;
+  listener.close();
+  const result = await chat(
+    ["--json", "--name", "alice", "--server", address],
+    "",
+  );
+  assert.equal(result.code, 1);
+  assert.equal(result.stdout.length, 1);
+  const event = JSON.parse(result.stdout[0]);
+  assert.equal(event.event, "notice");
+  assert.equal(event.code, "login_failed");
+  assert.match(event.text, /^cannot connect to 127\.0\.0\.1:\d+: /);
+  assert.equal(result.stderr, `parley chat: ${event.text}\n`);
+});

@@ -39,6 +39,10 @@ Deno.test("netlogText() hides passwords in fields parley does not know", () => {
     '{"type":"zap","secret":"***","token":"***","apiKey":"***","x":1}',
   );
   assert.equal(
+    logged('{"type":"zap","pwd":"S4","PIN":"1234","x":1}'),
+    '{"type":"zap","pwd":"***","PIN":"***","x":1}',
+  );
+  assert.equal(
     logged('["password","SECRETARRAY"]'),
     "<bad_frame: a JSON array, not logged>",
   );
