@@ -221,6 +221,9 @@ function serve(
           unwatch = server.inspector.watch((transition) => {
             if (link.queuedBytes > WATCH_MAX_QUEUED_BYTES) {
               // Not reading: dropped, rather than kept in memory.
+              log.warn("Dropped admin watcher {remote}: 1 MiB behind", {
+                remote: link.remote,
+              });
               unwatch?.();
               link.close();
               return;
