@@ -168,10 +168,11 @@ export class Hub {
   readonly #inbound = new Map<string, Inbound[]>();
   readonly stats: HubStats = { routed: 0, broadcasts: 0 };
   /**
-   * Messages refused as not stored since the last warning, and when that
-   * was: a full disk refuses every message, but is logged once a burst.
+   * Messages refused as not stored since the last warning, when that was,
+   * and whether storing failed last: a full disk refuses most messages (a
+   * small one may still fit), and is logged once per burst, not per message.
    */
-  #storeFailures = { unlogged: 0, warnedAt: -Infinity };
+  #storeFailures = { unlogged: 0, warnedAt: -Infinity, failing: false };
   /** The clock of every session's rate limit: one function for all. */
   readonly #now = () => this.#ports.now();
 
@@ -585,6 +586,7 @@ export class Hub {
   #storeFailed(cause: unknown): void {
     const failures = this.#storeFailures;
     failures.unlogged++;
+    failures.failing = true;
     const now = this.#ports.now();
     if (now - failures.warnedAt < STORE_WARNING_MS) return;
     log.warn(
@@ -596,17 +598,21 @@ export class Hub {
   }
 
   /**
-   * A message was stored: after a warning about failures, says storing
-   * works again, with the refusals not counted in a warning yet.
+   * A message was stored: after failures, says storing works again, with
+   * the refusals not counted in a warning yet; within the same limit of one
+   * line per {@linkcode STORE_WARNING_MS}, so a nearly full disk that
+   * stores one message in several does not flood the log either.
    */
   #storeWorks(): void {
     const failures = this.#storeFailures;
-    if (failures.warnedAt === -Infinity) return;
+    if (!failures.failing) return;
+    const now = this.#ports.now();
+    if (now - failures.warnedAt < STORE_WARNING_MS) return;
     log.warn(
       "Private messages are stored again; {refused} more refused since the last warning",
       { refused: failures.unlogged },
     );
-    this.#storeFailures = { unlogged: 0, warnedAt: -Infinity };
+    this.#storeFailures = { unlogged: 0, warnedAt: now, failing: false };
   }
 
   #refuse(
