@@ -52,6 +52,9 @@ const MAX_UNKNOWN_NAMES = 10_000;
 const noSuchUser = (name: string) =>
   new ProtocolError("no_such_user", `no such user: ${name}`);
 
+/** At most one warning about messages that could not be stored per this. */
+const STORE_WARNING_MS = 10_000;
+
 /** Outgoing bytes above which a replay waits for the client to read. */
 const REPLAY_HIGH_WATER = 256 * 1024;
 
@@ -164,6 +167,12 @@ export class Hub {
    */
   readonly #inbound = new Map<string, Inbound[]>();
   readonly stats: HubStats = { routed: 0, broadcasts: 0 };
+  /**
+   * Messages refused as not stored since the last warning, when that was,
+   * and whether storing failed last: a full disk refuses most messages (a
+   * small one may still fit), and is logged once per burst, not per message.
+   */
+  #storeFailures = { unlogged: 0, warnedAt: -Infinity, failing: false };
   /** The clock of every session's rate limit: one function for all. */
   readonly #now = () => this.#ports.now();
 
@@ -519,7 +528,8 @@ export class Hub {
       ts,
       text: frame.text,
       id: frame.id,
-    }).then((stored) =>
+    }).then((stored) => {
+      this.#storeWorks();
       this.#release(session, n, () => {
         if (!session.closed) {
           this.#ports.write(session.connId, {
@@ -532,7 +542,11 @@ export class Hub {
         }
         this.stats.routed++;
         this.#deliver(toKey, inbound, stored);
-      }), (error) => {
+      });
+    }, (error) => {
+      if (error instanceof ProtocolError && error.code === "store_failed") {
+        this.#storeFailed(error.cause);
+      }
       this.#deliver(toKey, inbound, null);
       this.#refuse(session, n, frame, error);
     });
@@ -562,6 +576,43 @@ export class Hub {
       else this.#push(recipient, next);
     }
     if (queue.length === 0) this.#inbound.delete(toKey);
+  }
+
+  /**
+   * Warns that a message could not be stored, naming the cause, at most
+   * once per {@linkcode STORE_WARNING_MS}; the ones in between are counted
+   * in the next warning.
+   */
+  #storeFailed(cause: unknown): void {
+    const failures = this.#storeFailures;
+    failures.unlogged++;
+    failures.failing = true;
+    const now = this.#ports.now();
+    if (now - failures.warnedAt < STORE_WARNING_MS) return;
+    log.warn(
+      "Cannot store private messages: {error}; {refused} refused since the last such warning (one per 10 s at most)",
+      { error: cause, refused: failures.unlogged },
+    );
+    failures.unlogged = 0;
+    failures.warnedAt = now;
+  }
+
+  /**
+   * A message was stored: after failures, says storing works again, with
+   * the refusals not counted in a warning yet; within the same limit of one
+   * line per {@linkcode STORE_WARNING_MS}, so a nearly full disk that
+   * stores one message in several does not flood the log either.
+   */
+  #storeWorks(): void {
+    const failures = this.#storeFailures;
+    if (!failures.failing) return;
+    const now = this.#ports.now();
+    if (now - failures.warnedAt < STORE_WARNING_MS) return;
+    log.warn(
+      "Private messages are stored again; {refused} more refused since the last warning",
+      { refused: failures.unlogged },
+    );
+    this.#storeFailures = { unlogged: 0, warnedAt: now, failing: false };
   }
 
   #refuse(

@@ -546,6 +546,7 @@ export async function startServer(
       // Closing a connection may first wait for its answers, then end its
       // link: wait until nothing is left closing.
       while (closing.size > 0) await Promise.all(closing);
+      mailboxes.close();
       await committer.drain();
       supervisor.stop();
       hashThreads.close();

@@ -37,6 +37,12 @@
  * Counts come from the chunk index, not from `next - first`, so gaps in the
  * numbers (a restart, a failed commit) are not counted as messages.
  *
+ * A delete that fails (a full disk) is not forgotten: its chunks stay in the
+ * index below `first`, and the next delete of that mailbox, or a retry on a
+ * backoff timer, deletes them and writes the cursor with them, so once the
+ * disk has room a restart shows none of the acknowledged messages. A restart
+ * before that shows them again: the disk still has them and an older `first`.
+ *
  * @module
  */
 
@@ -74,6 +80,11 @@ export interface MailboxOptions {
   /** Lifetime of a stored message in milliseconds. */
   ttlMs: number;
   now: () => number;
+  /**
+   * Milliseconds before a failed delete is tried again; the wait doubles
+   * with every failure, up to 64 times this. Default 1,000.
+   */
+  retryMs?: number;
 }
 
 /** What a user finds when logging in. */
@@ -132,6 +143,11 @@ interface Box {
   count: number;
   /** The chunk still taking messages before its commit. */
   open: OpenChunk | null;
+  /**
+   * A delete failed: chunks below `first` may be on disk, and the cursor
+   * there may say an older `first`. The next delete writes the cursor.
+   */
+  stale: boolean;
 }
 
 /** Rough upper bound of a message's serialised size. */
@@ -155,11 +171,27 @@ export class Mailboxes {
   /** The `n` of the next chunk: above every chunk on disk. */
   #nextChunk = 1;
   #stored = 0;
+  /** Mailboxes whose acknowledged chunks could not be deleted yet. */
+  readonly #leftovers = new Set<string>();
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #retryWait: number;
+  #closed = false;
 
   constructor(kv: Deno.Kv, committer: GroupCommitter, options: MailboxOptions) {
     this.#kv = kv;
     this.#committer = committer;
     this.#options = options;
+    this.#retryWait = options.retryMs ?? 1000;
+  }
+
+  /**
+   * Stops retrying failed deletes; call before draining the committer.
+   * What is still to delete is deleted by the next start's acknowledgements.
+   */
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
   }
 
   /** Messages accepted for storage since start. */
@@ -210,6 +242,7 @@ export class Mailboxes {
       chunks: stock.get(key) ?? [],
       count: 0,
       open: null,
+      stale: false,
     };
     stock.delete(key);
     for (const chunk of box.chunks) {
@@ -473,7 +506,8 @@ export class Mailboxes {
     const partial = chunks.length > 0 && chunks[0].first < box.first;
     // Several writes commit one after another: each carries the cursor, so
     // a crash between them leaves no deleted message visible.
-    const cursor = always || partial || gone.length > DELETES_PER_WRITE;
+    const cursor = always || partial || box.stale ||
+      gone.length > DELETES_PER_WRITE;
     if (gone.length === 0 && !cursor) return;
     const writes: Promise<void>[] = [];
     for (let i = 0; i < gone.length || i === 0; i += DELETES_PER_WRITE) {
@@ -491,6 +525,47 @@ export class Mailboxes {
       write.catch(() => box.saved = 0);
       writes.push(write);
     }
-    await Promise.all(writes);
+    try {
+      await Promise.all(writes);
+      if (cursor) box.stale = false;
+    } catch (error) {
+      this.#keep(key, box, gone);
+      throw error;
+    }
+  }
+
+  /**
+   * Puts chunks whose delete failed back into the index, in order, for the
+   * next delete of `key` or the retry timer to delete. Deleting again the
+   * ones a group that did commit deleted is harmless.
+   */
+  #keep(key: string, box: Box, chunks: Chunk[]): void {
+    box.chunks.unshift(...chunks);
+    box.chunks.sort((a, b) => a.first - b.first);
+    box.stale = true;
+    this.#leftovers.add(key);
+    if (this.#retryTimer !== undefined || this.#closed) return;
+    const timer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#retryLeftovers();
+    }, this.#retryWait);
+    Deno.unrefTimer(timer);
+    this.#retryTimer = timer;
+  }
+
+  /** Deletes what failed deletes left; failing again waits twice as long. */
+  async #retryLeftovers(): Promise<void> {
+    const base = this.#options.retryMs ?? 1000;
+    // Doubled first: a failure below schedules the next try with it.
+    this.#retryWait = Math.min(2 * this.#retryWait, 64 * base);
+    let failed = false;
+    for (const key of [...this.#leftovers]) {
+      if (this.#closed) return;
+      this.#leftovers.delete(key);
+      const box = this.#boxes.get(key);
+      if (!box || box instanceof Promise || !box.stale) continue;
+      await this.#delete(key, box, true).catch(() => failed = true);
+    }
+    if (!failed) this.#retryWait = base;
   }
 }

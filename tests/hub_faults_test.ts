@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { GroupCommitter, type Write } from "../store/group_commit.ts";
 import {
   type HubFixtureOptions,
@@ -91,4 +92,64 @@ Deno.test("sender over the message rate is told rate_limited with the wait, othe
   t.hub.handle("c1", [send("5", "all", "e")]);
   assert.equal(t.framesTo("c1").at(-1)?.type, "accepted");
   await t.close();
+});
+
+/** Records what the hub logs at warning and above, as plain lines. */
+async function recordWarnings(): Promise<string[]> {
+  const lines: string[] = [];
+  await configure({
+    reset: true,
+    sinks: {
+      memory: (record: LogRecord) =>
+        lines.push(
+          record.message.map((part, i) =>
+            i % 2 === 0
+              ? part
+              : part instanceof Error
+              ? part.message
+              : String(part)
+          ).join(""),
+        ),
+    },
+    loggers: [
+      { category: ["parley"], sinks: ["memory"], lowestLevel: "warning" },
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+    ],
+  });
+  return lines;
+}
+
+Deno.test("a burst of messages that cannot be stored is logged once, with its cause and count", async () => {
+  // Guards against a full disk going unnoticed by the operator (nothing
+  // logged) or flooding the log (a line per refused message).
+  const warnings = await recordWarnings();
+  const t = await startHubWithUsers();
+  try {
+    t.committer.failing = true;
+    const burst = (ids: string[]) =>
+      t.hub.handle("c1", ids.map((id) => send(id, "bob", id)));
+    burst(["1", "2", "3", "4", "5"]);
+    await until(() => t.framesTo("c1").length === 5);
+    t.tick(9_999);
+    burst(["6"]);
+    await until(() => t.framesTo("c1").length === 6);
+    t.tick(1);
+    burst(["7", "8"]);
+    await until(() => t.framesTo("c1").length === 8);
+    t.committer.failing = false;
+    burst(["9"]);
+    await until(() => t.framesTo("c1").length === 9);
+    assert.equal(warnings.length, 2, "within 10 s of the last warning");
+    t.tick(10_000);
+    burst(["10", "11"]);
+    await until(() => t.framesTo("c1").length === 11);
+    assert.deepEqual(warnings, [
+      "Cannot store private messages: No space left on device; 1 refused since the last such warning (one per 10 s at most)",
+      "Cannot store private messages: No space left on device; 6 refused since the last such warning (one per 10 s at most)",
+      "Private messages are stored again; 1 more refused since the last warning",
+    ]);
+  } finally {
+    await t.close();
+    await reset();
+  }
 });

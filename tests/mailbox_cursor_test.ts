@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { openDatabase, SCHEMA_VERSION } from "../store/database.ts";
 import { GroupCommitter } from "../store/group_commit.ts";
-import { type Cursor, Mailboxes, SEQ_BLOCK } from "../store/mailboxes.ts";
+import {
+  type Cursor,
+  Mailboxes,
+  SEQ_BLOCK,
+  type StoredMessage,
+} from "../store/mailboxes.ts";
 import { message, stored } from "./support/stored_messages.ts";
 
 const DAY = 86_400_000;
@@ -340,3 +345,118 @@ Deno.test("an upgrade cut short (version raised, some messages not moved yet) is
     }
   });
 });
+
+/**
+ * Makes every commit of `kv` that deletes something fail while the
+ * returned flag says so, as SQLite does on a full disk.
+ */
+function failDeletes(kv: Deno.Kv): { failing: boolean } {
+  const state = { failing: true };
+  const atomic = kv.atomic.bind(kv);
+  kv.atomic = () => {
+    const op = atomic();
+    let deletes = false;
+    const remove = op.delete.bind(op);
+    op.delete = (key) => {
+      deletes = true;
+      return remove(key);
+    };
+    const commit = op.commit.bind(op);
+    op.commit = () =>
+      deletes && state.failing
+        ? Promise.reject(new Error("database or disk is full"))
+        : commit();
+    return op;
+  };
+  return state;
+}
+
+const chunksOf = async (kv: Deno.Kv) =>
+  (await Array.fromAsync(kv.list<StoredMessage[]>({ prefix: ["chunk"] })))
+    .map((entry) => entry.value.map((m) => m.text));
+
+Deno.test("acknowledged messages whose delete failed are deleted by the next acknowledgement, and a restart does not show them", async () => {
+  // Guards against acknowledged messages coming back after a restart
+  // because their delete failed on a full disk and was forgotten.
+  await withFile(async (path) => {
+    let kv = await openDatabase(path);
+    let [mailboxes, committer] = mailboxesOn(kv);
+    const disk = failDeletes(kv);
+    for (const t of ["a", "b", "c"]) await mailboxes.append("bob", message(t));
+    await assert.rejects(
+      mailboxes.acknowledge("bob", 2),
+      /database or disk is full/,
+    );
+    assert.equal(mailboxes.waiting("bob"), 1);
+    assert.deepEqual(await chunksOf(kv), [["a"], ["b"], ["c"]]);
+    disk.failing = false;
+    await mailboxes.acknowledge("bob", 2); // nothing new: nothing tried
+    assert.deepEqual(await chunksOf(kv), [["a"], ["b"], ["c"]]);
+    await mailboxes.acknowledge("bob", 3);
+    assert.deepEqual(await chunksOf(kv), []);
+    mailboxes.close();
+    await committer.drain();
+    kv.close();
+
+    kv = await openDatabase(path);
+    [mailboxes, committer] = mailboxesOn(kv);
+    assert.deepEqual((await mailboxes.open("bob")).messages, []);
+    mailboxes.close();
+    await committer.drain();
+    kv.close();
+  });
+});
+
+Deno.test("a failed delete is retried on a timer until it succeeds, the cursor with it", async () => {
+  // Guards against a partly acknowledged chunk showing its acknowledged
+  // messages again after a restart, once the disk has room.
+  await withFile(async (path) => {
+    let kv = await openDatabase(path);
+    const committer = new GroupCommitter(kv);
+    const mailboxes = new Mailboxes(kv, committer, {
+      maxStored: 10,
+      ttlMs: DAY,
+      now: () => 5,
+      retryMs: 5,
+    });
+    await mailboxes.append("bob", message("a"));
+    await Promise.all(
+      ["b", "c"].map((t) => mailboxes.append("bob", message(t))),
+    );
+    const disk = failDeletes(kv);
+    let commits = 0;
+    const atomic = kv.atomic;
+    kv.atomic = () => (commits++, atomic());
+    await assert.rejects(
+      mailboxes.acknowledge("bob", 2),
+      /database or disk is full/,
+    );
+    await until(() => commits >= 3);
+    assert.deepEqual(await chunksOf(kv), [["a"], ["b", "c"]]);
+    assert.equal((await cursorOf(kv))?.first, 1);
+    disk.failing = false;
+    await until(async () => (await chunksOf(kv)).length === 1);
+    assert.deepEqual(await chunksOf(kv), [["b", "c"]]);
+    assert.equal((await cursorOf(kv))?.first, 3);
+    mailboxes.close();
+    await committer.drain();
+    kv.close();
+
+    kv = await openDatabase(path);
+    const [reopened, again] = mailboxesOn(kv);
+    assert.deepEqual(
+      (await reopened.open("bob")).messages.map((m) => m.text),
+      ["c"],
+    );
+    await again.drain();
+    kv.close();
+  });
+});
+
+/** Waits until `done` holds, checking every few milliseconds, at most 5 s. */
+async function until(done: () => boolean | Promise<boolean>): Promise<void> {
+  for (let waited = 0; !(await done()); waited += 5) {
+    if (waited > 5000) throw new Error("Waited 5 s in vain");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

@@ -84,6 +84,7 @@ export async function startHub(
     kicked,
     tick: (ms) => now += ms,
     async close() {
+      mailboxes.close();
       await committer.drain();
       kv.close();
     },
