@@ -26,6 +26,21 @@ export class UsageExit extends Error {
 }
 
 /**
+ * Writes `--help` or `--version` text to stdout. A reader gone before it
+ * was written (`| true`) leaves nothing to do: no stack trace.
+ */
+function writeHelp(text: string): void {
+  const bytes = new TextEncoder().encode(text);
+  try {
+    for (let at = 0; at < bytes.length;) {
+      at += Deno.stdout.writeSync(bytes.subarray(at));
+    }
+  } catch {
+    // Stdout is closed; the status is still that of the request.
+  }
+}
+
+/**
  * A commander program for `parley NAME`, set up to throw
  * {@linkcode UsageExit} instead of exiting the process.
  */
@@ -37,7 +52,7 @@ export function newCommand(name: string, summary: string): Command {
     .allowExcessArguments(false)
     .exitOverride()
     .configureOutput({
-      writeOut: (text) => Deno.stdout.writeSync(new TextEncoder().encode(text)),
+      writeOut: writeHelp,
       // Errors are reported once, by parseOrExit.
       writeErr: () => {},
     });

@@ -20,7 +20,7 @@ import {
 import { type ChatEvent, notice } from "../client/events.ts";
 import { formatEvent } from "../client/format.ts";
 import type { PasswordSource } from "../client/session.ts";
-import { Terminal } from "../client/terminal.ts";
+import { type EndSignal, Terminal } from "../client/terminal.ts";
 import type { ProtocolError } from "../protocol/errors.ts";
 import { checkName } from "../protocol/names.ts";
 import { SocketTransport } from "../transport/socket.ts";
@@ -31,6 +31,18 @@ import { flagError, newCommand, parseArgs, quote } from "./args.ts";
  * a message was not accepted.
  */
 const EXIT_FAILURE = 1;
+
+/**
+ * Exit status when stdout went away (`| head -2`): 128 + SIGPIPE, as a
+ * shell reports a program that a closed pipe killed.
+ */
+const EXIT_OUTPUT_CLOSED = 141;
+
+/** Exit status when stopped by a signal: 128 + its number, as a shell. */
+const EXIT_SIGNALLED: Record<EndSignal, number> = {
+  SIGHUP: 129,
+  SIGTERM: 143,
+};
 
 /** The environment variable holding the password for piped input. */
 const PASSWORD_ENV = "PARLEY_PASSWORD";
@@ -188,10 +200,11 @@ async function askName(terminal: Terminal): Promise<string | null> {
 /**
  * Runs `parley chat` with the arguments after the subcommand name.
  *
- * @returns The exit status: 0 after QUIT or the end of input, 1 when
- * connecting or logging in failed with piped input, a piped message
+ * @returns The exit status: 0 after QUIT, Ctrl-C or the end of input, 1
+ * when connecting or logging in failed with piped input, a piped message
  * was not accepted or left unfinished, or a piped line was no command, 2
- * for bad flags.
+ * for bad flags, 129 on SIGHUP, 141 when stdout went away, 143 on
+ * SIGTERM.
  * @throws {UsageExit} For bad flags, `--help` and `--version`.
  */
 export async function main(args: string[]): Promise<number> {
@@ -241,8 +254,26 @@ async function run(
     terminal.setPrompt(prompt());
     terminal.print(formatEvent(event, { json: flags.json }));
   };
+  // Ctrl-C, a signal or stdout gone: leave the server politely and
+  // exit, whatever is under way (the name question too). The first
+  // reason gives the status.
+  let interrupted = false;
+  let stopped!: (status: number) => void;
+  const stop = new Promise<number>((resolve) => stopped = resolve);
+  // Set once the client exists.
+  let leave = () => Promise.resolve();
+  const stopWith = (status: number) => {
+    if (interrupted) return;
+    interrupted = true;
+    terminal.end();
+    leave().then(() => stopped(status));
+  };
+  terminal.onInterrupt = () => stopWith(0);
+  terminal.onSignal = (signal) => stopWith(EXIT_SIGNALLED[signal]);
+  terminal.onOutputClosed = () => stopWith(EXIT_OUTPUT_CLOSED);
+
   const name = flags.name ?? await askName(terminal);
-  if (name === null) return 0;
+  if (name === null) return interrupted ? await stop : 0;
 
   const client = new ChatClient({
     transport: new SocketTransport(),
@@ -256,17 +287,8 @@ async function run(
 
   prompt = () => joiner.continuing ? CONTINUATION_PROMPT : client.prompt;
   terminal.showInTurn = (show) => client.afterAnswers(show);
+  leave = () => client.leave();
 
-  // Ctrl-C: leave the server politely and exit, whatever is under way.
-  let interrupted = false;
-  let stopped!: (status: number) => void;
-  const stop = new Promise<number>((resolve) => stopped = resolve);
-  terminal.onInterrupt = () => {
-    if (interrupted) return;
-    interrupted = true;
-    terminal.end();
-    client.leave().then(() => stopped(0));
-  };
   terminal.onEmptyCtrlD = () => {
     if (!joiner.cancel()) return false;
     // The notice may wait for answers; the prompt must not.
@@ -320,6 +342,7 @@ async function run(
       terminal.setPrompt(prompt());
       const line = commands.shift() ?? await terminal.nextLine();
       if (line === null) {
+        if (interrupted) return await stop;
         if (joiner.cancel()) {
           terminal.setPrompt(prompt());
           // No key cancelled it when the input is piped: the script ended
@@ -334,6 +357,8 @@ async function run(
         // Ctrl-D is QUIT; piped input first waits for the server's answers.
         if (terminal.interactive) await client.leave();
         else await client.finish();
+        // Stopped meanwhile (stdout gone): that says how it ended.
+        if (interrupted) return await stop;
         return finalStatus();
       }
       const input = joiner.push(line);

@@ -39,14 +39,27 @@ const HISTORY_SIZE = 200;
  */
 const EMPTY_CTRL_D = Symbol("Ctrl-D at an empty line");
 
-/** Writes all of `text` to stdout before returning. */
-function writeStdout(text: string): void {
+/**
+ * Writes all of `text` to stdout before returning.
+ *
+ * @returns False when stdout is gone: a pipe whose reader closed it
+ * (`| head -2`), a terminal hung up. Nothing after the error was written.
+ */
+function writeStdout(text: string): boolean {
   const bytes = encoder.encode(text);
   let offset = 0;
-  while (offset < bytes.length) {
-    offset += Deno.stdout.writeSync(bytes.subarray(offset));
+  try {
+    while (offset < bytes.length) {
+      offset += Deno.stdout.writeSync(bytes.subarray(offset));
+    }
+  } catch {
+    return false;
   }
+  return true;
 }
+
+/** The signals that end the client from outside, politely. */
+export type EndSignal = "SIGHUP" | "SIGTERM";
 
 /**
  * Stdout for readline with two mute switches: while either is on,
@@ -57,6 +70,13 @@ function writeStdout(text: string): void {
 class MutableOutput extends Writable {
   muted = false;
   paused = true;
+  readonly #write: (text: string) => void;
+
+  /** @param write Where the echo goes when neither switch is on. */
+  constructor(write: (text: string) => void) {
+    super();
+    this.#write = write;
+  }
 
   get columns(): number {
     return process.stdout.columns ?? 80;
@@ -75,7 +95,7 @@ class MutableOutput extends Writable {
     _encoding: string,
     callback: (error?: Error | null) => void,
   ): void {
-    if (!this.muted && !this.paused) writeStdout(String(chunk));
+    if (!this.muted && !this.paused) this.#write(String(chunk));
     callback();
   }
 }
@@ -105,6 +125,14 @@ export class Terminal {
   onEmptyCtrlD: () => boolean = () => false;
   /** Called on Ctrl-C (terminal) or SIGINT. */
   onInterrupt: () => void = () => {};
+  /** Called on SIGTERM, or SIGHUP (the terminal went away). */
+  onSignal: (signal: EndSignal) => void = () => {};
+  /**
+   * Called once when stdout is found gone (the reader of a pipe closed
+   * it, the terminal hung up), right after the caller of the write that
+   * failed is done. Nothing is written after that.
+   */
+  onOutputClosed: () => void = () => {};
   /**
    * Runs `show`, which prints a command typed ahead after its prompt.
    * Commands read before it may still await the server's answers (a
@@ -130,13 +158,15 @@ export class Terminal {
   #holding = false;
   // A prompt is on the screen's last line, the cursor after it.
   #lineOpen = false;
-  #signal?: () => void;
+  #outputClosed = false;
+  // Listened to until close.
+  readonly #signals: Array<[Deno.Signal, () => void]> = [];
 
   /** @param options See {@linkcode TerminalOptions}. */
   constructor(options: TerminalOptions) {
     this.interactive = options.interactive;
     if (this.interactive) {
-      this.#output = new MutableOutput();
+      this.#output = new MutableOutput((text) => this.#write(text));
       this.#rl = readline.createInterface({
         input: process.stdin,
         output: this.#output,
@@ -154,8 +184,7 @@ export class Terminal {
       // Stopped and continued from outside (kill -STOP, then -CONT), the
       // shell may have put the terminal back to echoing whole lines: take
       // it back, or a password would show.
-      this.#signal = () => this.#retakeTerminal();
-      Deno.addSignalListener("SIGCONT", this.#signal);
+      this.#listen("SIGCONT", () => this.#retakeTerminal());
       this.#interceptKeys();
       // Outermost, so a Ctrl-D sees the text typed before it in the line.
       batchTypedText(this.#rl);
@@ -164,8 +193,13 @@ export class Terminal {
         input: process.stdin,
         terminal: false,
       });
-      this.#signal = () => this.onInterrupt();
-      Deno.addSignalListener("SIGINT", this.#signal);
+    }
+    // Ctrl-C on a terminal is a key, not a signal: this is `kill -INT`.
+    this.#listen("SIGINT", () => this.onInterrupt());
+    // Deno's default would end the process at once, the terminal left
+    // raw (no echo) and the server without a bye.
+    for (const signal of ["SIGTERM", "SIGHUP"] as const) {
+      this.#listen(signal, () => this.onSignal(signal));
     }
     this.#rl.on("line", (line: string) => this.#onLine(line));
     this.#rl.on("close", () => this.#end());
@@ -257,7 +291,7 @@ export class Terminal {
       signal?.removeEventListener("abort", abort);
       if (this.#output?.muted) {
         this.#eraseLine();
-        writeStdout("\n");
+        this.#write("\n");
         this.#lineOpen = false;
         this.#holding = true;
       }
@@ -277,15 +311,15 @@ export class Terminal {
     if (lines.length === 0) return;
     const text = lines.map((line) => line + "\n").join("");
     if (!this.interactive) {
-      writeStdout(text);
+      this.#write(text);
       return;
     }
-    writeStdout(this.#clearPrompt() + text);
+    this.#write(this.#clearPrompt() + text);
     this.#lineOpen = false;
     if (!this.#reading) return;
     this.#lineOpen = true;
     if (this.#hidden) {
-      writeStdout(this.#question ?? "");
+      this.#write(this.#question ?? "");
       return;
     }
     // Readline redraws from the row it last left the cursor on; the
@@ -313,17 +347,14 @@ export class Terminal {
       this.#output.muted = false;
       this.#output.paused = false;
     }
-    if (this.#signal) {
-      Deno.removeSignalListener(
-        this.interactive ? "SIGCONT" : "SIGINT",
-        this.#signal,
-      );
-      this.#signal = undefined;
+    // A listener would keep the process alive.
+    for (const [signal, listener] of this.#signals.splice(0)) {
+      Deno.removeSignalListener(signal, listener);
     }
     this.#rl.close();
     if (this.interactive) {
       // Ctrl-D or Ctrl-C at a prompt: the shell's prompt goes below it.
-      if (this.#lineOpen) writeStdout("\n");
+      if (this.#lineOpen) this.#write("\n");
       this.#lineOpen = false;
       try {
         Deno.stdin.setRaw(false);
@@ -331,6 +362,20 @@ export class Terminal {
         // Not a terminal any more; nothing to restore.
       }
     }
+  }
+
+  #listen(signal: Deno.Signal, listener: () => void): void {
+    Deno.addSignalListener(signal, listener);
+    this.#signals.push([signal, listener]);
+  }
+
+  /** Writes to stdout until it is found gone, then drops everything. */
+  #write(text: string): void {
+    if (this.#outputClosed) return;
+    if (writeStdout(text)) return;
+    this.#outputClosed = true;
+    // Not in the middle of the caller (an event being shown): after it.
+    queueMicrotask(() => this.onOutputClosed());
   }
 
   #retakeTerminal(): void {

@@ -543,15 +543,88 @@ Deno.test("commands pasted in one go each show after their prompt, above what th
   );
 });
 
-/** The pid of the `parley chat` process talking to `address`. */
-async function chatPid(address: string): Promise<number> {
+/**
+ * The pid of the `parley chat` process talking to `address`, started
+ * with `--name alice` unless `named` is false.
+ */
+async function chatPid(address: string, named = true): Promise<number> {
+  const name = named ? "--name alice " : "";
   const { stdout } = await new Deno.Command("pgrep", {
-    args: ["-f", `chat --name alice --server ${address}`],
+    args: ["-f", `chat ${name}--server ${address}`],
   }).output();
   const pids = new TextDecoder().decode(stdout).trim().split("\n");
   assert.equal(pids.length, 1, `Expected one chat process, found ${pids}`);
   return Number(pids[0]);
 }
+
+Deno.test("SIGTERM leaves with bye, gives the terminal back with echo on and exits 143", async () => {
+  // It used to die at once: no bye, and the terminal left raw, not
+  // echoing what was typed in the shell after it.
+  await registered(async (s) => {
+    await s.pty.type("@alice half-typed");
+    await s.pty.expect("half-typed");
+    Deno.kill(await chatPid(s.server.address), "SIGTERM");
+    const end = await ending(s.pty);
+    // The half-typed line is erased (not shown here, controls stripped).
+    assert.equal(
+      end.before.at(-1),
+      `${s.server.address}|alice > @alice half-typed*** disconnected: goodbye`,
+    );
+    assert.equal(end.exit, "exit=143");
+    assert.equal(end.echo, "echo");
+    await saidBye(s.server);
+    assert.doesNotMatch(s.pty.screen, /alice -> alice/);
+  });
+});
+
+Deno.test("SIGTERM at the hidden password prompt exits 143 with bye, echo on", async () => {
+  const s = await start();
+  try {
+    await s.pty.expect("new password for alice: ");
+    await s.pty.type("secr");
+    Deno.kill(await chatPid(s.server.address), "SIGTERM");
+    const end = await ending(s.pty);
+    assert.equal(end.exit, "exit=143");
+    assert.equal(end.echo, "echo");
+    assert.doesNotMatch(s.pty.screen, /secr/);
+    await saidBye(s.server);
+  } finally {
+    await s.done();
+  }
+});
+
+Deno.test("SIGHUP leaves with bye, gives the terminal back with echo on and exits 129", async () => {
+  await registered(async (s) => {
+    Deno.kill(await chatPid(s.server.address), "SIGHUP");
+    const end = await ending(s.pty);
+    assert.equal(
+      end.before.at(-1),
+      `${s.server.address}|alice > *** disconnected: goodbye`,
+    );
+    assert.equal(end.exit, "exit=129");
+    assert.equal(end.echo, "echo");
+    await saidBye(s.server);
+  });
+});
+
+Deno.test("SIGTERM at the name question exits 143, echo on", async () => {
+  const [dir, cleanup] = await tempDir();
+  const server = await ServerProcess.start(dir);
+  const pty = new Pty(
+    chatCommand(["--server", server.address], { checkEcho: true }),
+  );
+  try {
+    await pty.expect("name: ");
+    Deno.kill(await chatPid(server.address, false), "SIGTERM");
+    const end = await ending(pty);
+    assert.equal(end.exit, "exit=143");
+    assert.equal(end.echo, "echo");
+  } finally {
+    await pty.kill();
+    await server.stop();
+    await cleanup();
+  }
+});
 
 Deno.test("Ctrl-Z is refused with a notice, and typing goes on", async () => {
   await registered(async (s) => {
