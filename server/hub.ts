@@ -173,6 +173,8 @@ export class Hub {
    * small one may still fit), and is logged once per burst, not per message.
    */
   #storeFailures = { unlogged: 0, warnedAt: -Infinity, failing: false };
+  /** Acknowledgements whose removal failed since the last warning. */
+  #removeFailures = { unlogged: 0, warnedAt: -Infinity };
   /** The clock of every session's rate limit: one function for all. */
   readonly #now = () => this.#ports.now();
 
@@ -673,10 +675,25 @@ export class Hub {
       }
     }
     this.#mailboxes.acknowledge(session.key, upTo).catch((error) =>
-      log.warn("Cannot remove acknowledged messages of {name}: {error}", {
-        name: session.name,
-        error,
-      })
+      this.#removeFailed(session.name, error)
     );
+  }
+
+  /**
+   * Warns that acknowledged messages could not be removed (the store
+   * retries), at most once per {@linkcode STORE_WARNING_MS}: on a full disk
+   * every acknowledgement fails, and the ones in between are counted.
+   */
+  #removeFailed(name: string, error: unknown): void {
+    const failures = this.#removeFailures;
+    failures.unlogged++;
+    const now = this.#ports.now();
+    if (now - failures.warnedAt < STORE_WARNING_MS) return;
+    log.warn(
+      "Cannot remove acknowledged messages of {name}: {error} (retried later); acknowledgements failed since the last such warning, one per 10 s at most: {failed}",
+      { name, error, failed: failures.unlogged },
+    );
+    failures.unlogged = 0;
+    failures.warnedAt = now;
   }
 }

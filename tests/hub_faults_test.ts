@@ -11,9 +11,12 @@ import {
 /** A committer whose commits fail while `failing` is set, like a full disk. */
 class FlakyCommitter extends GroupCommitter {
   failing = false;
+  /** Writes refused so far. */
+  refused = 0;
 
   override write(writes: Write[], bytes?: number): Promise<void> {
     if (this.failing) {
+      this.refused++;
       return Promise.reject(new Error("No space left on device"));
     }
     return super.write(writes, bytes);
@@ -147,6 +150,37 @@ Deno.test("a burst of messages that cannot be stored is logged once, with its ca
       "Cannot store private messages: No space left on device; 1 refused since the last such warning (one per 10 s at most)",
       "Cannot store private messages: No space left on device; 6 refused since the last such warning (one per 10 s at most)",
       "Private messages are stored again; 1 more refused since the last warning",
+    ]);
+  } finally {
+    await t.close();
+    await reset();
+  }
+});
+
+Deno.test("acknowledgements whose messages cannot be removed are logged once per 10 s, with the count", async () => {
+  // On a full disk every acknowledgement fails to delete; a line for each
+  // would flood the log.
+  const warnings = await recordWarnings();
+  const t = await startHubWithUsers();
+  try {
+    t.hub.handle("c1", ["1", "2", "3", "4"].map((id) => send(id, "bob", id)));
+    await until(() => t.framesTo("c2").length === 4);
+    t.committer.failing = true;
+    const ack = async (seq: number, refused: number) => {
+      t.hub.handle("c2", [{ type: "ack", seq }]);
+      await until(() => t.committer.refused === refused);
+      // The write fails at once; the hub hears of it a few promises later.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    };
+    await ack(1, 1);
+    await ack(2, 2);
+    await ack(3, 3);
+    t.tick(10_000);
+    await ack(4, 4);
+    await until(() => warnings.length === 2);
+    assert.deepEqual(warnings, [
+      "Cannot remove acknowledged messages of bob: No space left on device (retried later); acknowledgements failed since the last such warning, one per 10 s at most: 1",
+      "Cannot remove acknowledged messages of bob: No space left on device (retried later); acknowledgements failed since the last such warning, one per 10 s at most: 3",
     ]);
   } finally {
     await t.close();
