@@ -14,6 +14,7 @@ import type {
   UserView,
 } from "../server/admin_protocol.ts";
 import type { Transition } from "../server/inspector.ts";
+import stringWidth from "string-width";
 
 type KickedReply = Extract<AdminReply, { type: "kicked" }>;
 
@@ -60,15 +61,24 @@ function dateTime(ms: number | null): string {
   }:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
 }
 
-/** Rows as columns padded to their widest cell; the last is not padded. */
+/**
+ * Rows as columns padded to their widest cell; the last is not padded.
+ * Widths are the columns a terminal gives a cell, so a name in CJK
+ * (two columns a character) or with combining accents stays aligned.
+ */
 export function table(rows: string[][]): string {
   const widths: number[] = [];
   for (const row of rows) {
-    row.forEach((cell, i) => widths[i] = Math.max(widths[i] ?? 0, cell.length));
+    row.forEach((cell, i) =>
+      widths[i] = Math.max(widths[i] ?? 0, stringWidth(cell))
+    );
   }
   return rows.map((row) =>
-    row.map((cell, i) => i === row.length - 1 ? cell : cell.padEnd(widths[i]))
-      .join("  ").trimEnd()
+    row.map((cell, i) =>
+      i === row.length - 1
+        ? cell
+        : cell + " ".repeat(widths[i] - stringWidth(cell))
+    ).join("  ").trimEnd()
   ).join("\n");
 }
 

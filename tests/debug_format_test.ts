@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatActor, formatKicked } from "../cli/debug_format.ts";
+import { formatActor, formatKicked, table } from "../cli/debug_format.ts";
 
 Deno.test("formatActor() says how long a closed actor has been closed", () => {
   const closedAt = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -31,5 +31,22 @@ Deno.test("formatKicked() names the connection when nobody had logged in on it",
   assert.equal(
     formatKicked({ type: "kicked", id: "conn-3", user: "alice", text: "go" }),
     "Kicked alice (conn-3): go",
+  );
+});
+
+Deno.test("table columns line up in terminal columns: wide and combining characters too", () => {
+  assert.equal(
+    table([
+      ["NAME", "STATE", "IDLE"],
+      ["名前", "online", "1s"],
+      ["e\u0301mile", "idle-probing", "2s"],
+      ["bob", "online", "3s"],
+    ]),
+    [
+      "NAME   STATE         IDLE",
+      "名前   online        1s",
+      "e\u0301mile  idle-probing  2s",
+      "bob    online        3s",
+    ].join("\n"),
   );
 });
