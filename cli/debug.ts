@@ -16,6 +16,7 @@
  * @module
  */
 
+import { neutraliseControls } from "../protocol/controls.ts";
 import { defaultDbPath } from "../server/config.ts";
 import { adminSocketPath } from "../server/admin_socket.ts";
 import type { AdminReply, AdminRequest } from "../server/admin_protocol.ts";
@@ -177,9 +178,24 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-function print(reply: AdminReply, json: boolean): number {
+/**
+ * The reply with controls and direction marks in its strings shown as
+ * U+FFFD, as the chat client shows them: a name, a kick reason or a frame
+ * quoted in a transition could otherwise move the operator's cursor or
+ * reorder the line. Done before formatting, so tables stay aligned.
+ */
+function harmless<T>(reply: T): T {
+  return JSON.parse(
+    JSON.stringify(reply),
+    (_key, value) =>
+      typeof value === "string" ? neutraliseControls(value) : value,
+  );
+}
+
+function print(raw: AdminReply, json: boolean): number {
+  const reply = json ? raw : harmless(raw);
   if (reply.type === "error") {
-    console.error(`parley debug: ${reply.text}`);
+    console.error(`parley debug: ${neutraliseControls(reply.text)}`);
     return 1;
   }
   if (json) {
@@ -227,7 +243,9 @@ async function watch(
       const reply = await client.next();
       if (reply.type !== "transition") continue;
       console.log(
-        options.json ? JSON.stringify(reply) : formatTransition(reply),
+        options.json
+          ? JSON.stringify(reply)
+          : formatTransition(harmless(reply)),
       );
     }
   } catch (error) {

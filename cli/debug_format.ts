@@ -202,7 +202,9 @@ export function formatActor(actor: ActorReply, now = Date.now()): string {
       child.id,
       child.status,
       child.state ?? "",
-      child.children === undefined ? "" : `${child.children} children`,
+      child.children === undefined
+        ? ""
+        : `${child.children} ${child.children === 1 ? "child" : "children"}`,
     ]))));
   } else {
     lines.push("children: none");

@@ -50,3 +50,27 @@ Deno.test("table columns line up in terminal columns: wide and combining charact
     ].join("\n"),
   );
 });
+
+Deno.test("formatActor() counts one child in the singular", () => {
+  const text = formatActor({
+    type: "actor",
+    id: "supervisor",
+    kind: "supervisor",
+    status: "active",
+    state: "running",
+    since: null,
+    endedAt: null,
+    context: {},
+    connection: null,
+    transitions: [],
+    children: [
+      { id: "shard-1", status: "active", children: 1 },
+      { id: "shard-2", status: "active", children: 2 },
+    ],
+  });
+  assert.deepEqual(text.split("\n").slice(-3), [
+    "children (2):",
+    "  shard-1  active    1 child",
+    "  shard-2  active    2 children",
+  ]);
+});
