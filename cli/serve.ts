@@ -347,7 +347,7 @@ export async function main(args: string[]): Promise<number> {
         (error as Error).message
       }`,
     );
-    await server.shutdown();
+    await server.abandon();
     await stopLogging();
     return 1;
   }

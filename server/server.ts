@@ -94,6 +94,12 @@ export interface Server {
   readonly mailboxes: Mailboxes;
   /** Tells every client, closes every link, the listener and the database. */
   shutdown(): Promise<void>;
+  /**
+   * Shuts down a server that never served (what was to come with it
+   * failed): as {@linkcode shutdown}, then removes the database file and
+   * folders when this start made them.
+   */
+  abandon(): Promise<void>;
 }
 
 /** Options beyond the config, for tests. */
@@ -135,6 +141,7 @@ export async function startServer(
     instance = await databaseInstance(kv);
   } catch (error) {
     for (const close of opened) close();
+    await claim?.discard();
     throw error;
   }
   const committer = new GroupCommitter(kv);
@@ -523,7 +530,7 @@ export async function startServer(
   })();
 
   const startedAt = now();
-  return {
+  const server: Server = {
     address: listener.address,
     hub,
     supervisor,
@@ -555,5 +562,10 @@ export async function startServer(
       // process's own locks on it, SQLite's included.
       claim?.close();
     },
+    async abandon() {
+      await server.shutdown();
+      await claim?.discard();
+    },
   };
+  return server;
 }

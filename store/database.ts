@@ -156,40 +156,104 @@ async function moveChunks(kv: Deno.Kv): Promise<void> {
   if (moves > 0) await atomic.commit();
 }
 
+/** A database file claimed by {@linkcode claimDatabase}. */
+export interface DatabaseClaim {
+  /** Releases the lock; after closing the database, whose locks go too. */
+  close(): void;
+  /**
+   * Releases the lock and removes what the claim made, for a server that
+   * did not start: the file with SQLite's side files, when it was not there
+   * before, and the folders made for it, when nothing else went into them.
+   */
+  discard(): Promise<void>;
+}
+
 /**
  * Claims the database file for this process, before anything reads or
  * writes it: an exclusive lock on the file itself, so a second server finds
  * it under any name, a symbolic or a hard link included. A server that then
- * fails to start (its port taken, say) has changed nothing in the file; it
- * only created the folder and an empty file when they were missing.
+ * fails to start (its port taken, say) has changed nothing in the file, and
+ * discards the claim, so that a file or folder it had to make is gone again.
  *
- * @returns The locked file, to close after the database; null for
- * `:memory:`.
+ * @returns The claim; null for `:memory:`.
  * @throws {DatabaseError} When another process holds the lock, or the
  * file cannot be opened.
  */
-export async function claimDatabase(path: string): Promise<Deno.FsFile | null> {
+export async function claimDatabase(
+  path: string,
+): Promise<DatabaseClaim | null> {
   if (path === ":memory:") return null;
-  await makeFolder(path);
+  const folders = await makeFolder(path);
   let file: Deno.FsFile;
+  let created = true;
   try {
-    file = await Deno.open(path, { read: true, write: true, create: true });
+    try {
+      file = await Deno.open(path, {
+        read: true,
+        write: true,
+        createNew: true,
+      });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      created = false;
+      file = await Deno.open(path, { read: true, write: true });
+    }
   } catch (error) {
+    await removeMade([], folders);
     throw new DatabaseError(
       `Cannot open the database ${path}: ${(error as Error).message}`,
       { cause: error },
     );
   }
+  let open = true;
+  const close = () => {
+    if (open) file.close();
+    open = false;
+  };
   if (!(await file.tryLock(true))) {
-    file.close();
+    close();
     throw new DatabaseError(
       `Database ${path} is in use by another parley server; stop it or use another --db`,
     );
   }
-  return file;
+  return {
+    close,
+    async discard() {
+      close();
+      if (!created) return;
+      const files = ["", "-wal", "-shm", "-journal"].map((end) => path + end);
+      await removeMade(files, folders);
+    },
+  };
 }
 
-async function makeFolder(path: string): Promise<void> {
+/** Removes `files`, then `folders` in their order while they are empty. */
+async function removeMade(files: string[], folders: string[]): Promise<void> {
+  for (const file of files) {
+    await Deno.remove(file).catch(() => {});
+  }
+  for (const folder of folders) {
+    try {
+      await Deno.remove(folder);
+    } catch {
+      return;
+    }
+  }
+}
+
+/**
+ * Makes the folder of `path` when it is missing.
+ *
+ * @returns The folders it made, the deepest first.
+ */
+async function makeFolder(path: string): Promise<string[]> {
+  const made: string[] = [];
+  for (let folder = dirname(path); !(await exists(folder));) {
+    made.push(folder);
+    const parent = dirname(folder);
+    if (parent === folder) break;
+    folder = parent;
+  }
   try {
     await Deno.mkdir(dirname(path), { recursive: true });
   } catch (error) {
@@ -199,5 +263,15 @@ async function makeFolder(path: string): Promise<void> {
       }`,
       { cause: error },
     );
+  }
+  return made;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
   }
 }

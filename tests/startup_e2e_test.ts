@@ -19,16 +19,21 @@ async function failedStart(...args: string[]): Promise<string[]> {
   return server.stderr.lines;
 }
 
-Deno.test("serve on a port in use prints one line and exits 1", async () => {
+Deno.test("serve on a port in use prints one line, exits 1 and leaves no database behind", async () => {
   const dir = await Deno.makeTempDir();
   const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
     const { port } = taken.addr;
     assert.deepEqual(
-      await failedStart("--port", String(port), "--db", `${dir}/p.db`),
+      await failedStart("--port", String(port), "--db", `${dir}/new/p.db`),
       [
         `parley serve: 127.0.0.1:${port} is already in use; stop the other server or choose another --port`,
       ],
+    );
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)],
+      [],
+      "neither the file nor the folder made for it",
     );
   } finally {
     taken.close();
@@ -218,6 +223,23 @@ Deno.test("serve on a database another server has open under another name (a har
     ]);
   } finally {
     assert.equal((await first.stop()).code, 0);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("serve that cannot offer parley debug exits 1 and removes the database it made", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // A plain file where the admin socket goes.
+    await Deno.writeTextFile(`${dir}/p.db.admin.sock`, "");
+    const stderr = await failedStart("--db", `${dir}/p.db`);
+    assert.equal(stderr.length, 1);
+    assert.match(stderr[0], /^parley serve: cannot offer parley debug on /);
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((entry) => entry.name),
+      ["p.db.admin.sock"],
+    );
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
