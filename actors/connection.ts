@@ -117,10 +117,14 @@ export interface ConnectionPorts {
   /** Sends a frame to the client. */
   write(connId: string, frame: ServerFrame): void;
   /**
-   * Whether a name is registered, free, too like a registered one, or
-   * free but not to be registered from `remote` now.
+   * Whether the name `name` (key `key`) is registered, free, too like a
+   * registered one, or free but not to be registered from `remote` now.
    */
-  lookupAccount(key: string, remote: string): Promise<NameStatus>;
+  lookupAccount(
+    name: string,
+    key: string,
+    remote: string,
+  ): Promise<NameStatus>;
   /**
    * Checks `password` for the account `key`, tried from `remote`. `signal`
    * aborts when the connection stops waiting (closed, timed out), so a
@@ -373,8 +377,11 @@ export function createConnectionMachine(ports: ConnectionPorts) {
           };
         },
       ),
-      lookupAccount: fromPromise<NameStatus, { key: string; remote: string }>(
-        ({ input }) => ports.lookupAccount(input.key, input.remote),
+      lookupAccount: fromPromise<
+        NameStatus,
+        { name: string; key: string; remote: string }
+      >(({ input }) =>
+        ports.lookupAccount(input.name, input.key, input.remote)
       ),
       checkPassword: fromPromise<
         PasswordVerdict,
@@ -618,6 +625,7 @@ export function createConnectionMachine(ports: ConnectionPorts) {
             invoke: {
               src: "lookupAccount",
               input: ({ context }) => ({
+                name: context.name!,
                 key: context.key!,
                 remote: context.remote,
               }),

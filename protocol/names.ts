@@ -31,20 +31,21 @@ const ALLOWED = /^[\p{L}\p{M}\p{Nd}_-]+$/u;
 // fillers, the combining grapheme joiner, variation selectors).
 const INVISIBLE = /\p{Default_Ignorable_Code_Point}/u;
 
-// Scripts a single name may draw its letters from. Japanese mixes three of
-// them by design, so they count as one.
+// Scripts a single name may draw its letters from, by the Script_Extensions
+// property: a letter used by several scripts matches each. Japanese mixes
+// three of them by design, so they count as one.
 const SCRIPTS: ReadonlyArray<[string, RegExp]> = [
-  ["Latin", /\p{Script=Latin}/u],
-  ["Cyrillic", /\p{Script=Cyrillic}/u],
-  ["Greek", /\p{Script=Greek}/u],
-  ["Armenian", /\p{Script=Armenian}/u],
-  ["Hebrew", /\p{Script=Hebrew}/u],
-  ["Arabic", /\p{Script=Arabic}/u],
-  ["Devanagari", /\p{Script=Devanagari}/u],
-  ["Thai", /\p{Script=Thai}/u],
-  ["Georgian", /\p{Script=Georgian}/u],
-  ["Hangul", /\p{Script=Hangul}/u],
-  ["Japanese", /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]/u],
+  ["Latin", /\p{scx=Latin}/u],
+  ["Cyrillic", /\p{scx=Cyrillic}/u],
+  ["Greek", /\p{scx=Greek}/u],
+  ["Armenian", /\p{scx=Armenian}/u],
+  ["Hebrew", /\p{scx=Hebrew}/u],
+  ["Arabic", /\p{scx=Arabic}/u],
+  ["Devanagari", /\p{scx=Devanagari}/u],
+  ["Thai", /\p{scx=Thai}/u],
+  ["Georgian", /\p{scx=Georgian}/u],
+  ["Hangul", /\p{scx=Hangul}/u],
+  ["Japanese", /[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}]/u],
 ];
 
 /** A checked name. */
@@ -69,12 +70,10 @@ const SMALL_CAPITALS: Readonly<Record<string, string>> = Object.fromEntries(
   ) => [char, "abcdefghijklmnopqrstuvwyz"[i]]),
 );
 
-// Letters that Unicode's table maps to something else than the Latin
-// letter they pass for in a lower-case key, because the resemblance is in
-// the other case (Cyrillic `в` is `B` in capitals) or the table's choice
-// differs (it has palochka `ӏ` as `i`). Written as the key has them, each
-// with the Latin letter its upper or lower case resembles; they are looked
-// up before the table.
+// Lower-case letters that pass for a Latin letter other than the one
+// Unicode's table gives, or that the table leaves out (it has palochka `ӏ`
+// as `i`, Greek `μ` as itself). Looked up before the table; capitals go
+// to the table, which has them right (Greek `Μ` is `M`).
 const LOOKALIKES: Readonly<Record<string, string>> = {
   // Cyrillic
   "а": "a",
@@ -123,39 +122,50 @@ const LOOKALIKES: Readonly<Record<string, string>> = {
 };
 
 /**
- * What a name looks like: its key with every character that imitates
- * another replaced by the one Unicode chooses for all of them, lower-cased
- * (see {@linkcode LOOKALIKES} for the exceptions). ASCII stays as it is:
- * `rn` and `m`, `l` and `1` are told apart, as a terminal's font shows
- * them. Two names with the same skeleton could be taken for each other, so
- * only one of them may be registered.
+ * What a name looks like as shown: each character that imitates another
+ * replaced by the one Unicode chooses for all of them, then lower-cased,
+ * since a name is one account in any case. ASCII stays as typed: `rn` and
+ * `m`, `l` and `1` are told apart, as a terminal's font shows them. Two
+ * names with the same skeleton could be taken for each other, so only one
+ * of them may be registered.
+ *
+ * It is of the name as shown, not of its key: Greek `ΜΑΧ` looks like `MAX`
+ * but its key `μαχ` like `uax`, which nobody sees.
  *
  * Changing what this returns changes which names collide: raise
  * {@linkcode SKELETON_RULES} so that a database's index is made anew.
  *
  * @example
  * ```ts
- * import { nameKey, nameSkeleton } from "./names.ts";
+ * import { nameSkeleton } from "./names.ts";
  * import assert from "node:assert/strict";
  *
- * // Cyrillic "ВОВ" and Latin "bob" look the same in capitals.
- * assert.equal(nameSkeleton(nameKey("ВОВ")), "bob");
+ * // Cyrillic "ВОВ" and Greek "ΜΑΧ" look like Latin capitals.
+ * assert.equal(nameSkeleton("ВОВ"), "bob");
+ * assert.equal(nameSkeleton("ΜΑΧ"), "max");
  * ```
  */
-export function nameSkeleton(key: string): string {
+export function nameSkeleton(name: string): string {
   let skeleton = "";
-  for (const char of key) {
+  for (const char of name.normalize("NFKC")) {
     if (char < "\u0080") {
-      skeleton += char;
+      skeleton += char.toLowerCase();
       continue;
     }
-    const lookalike = LOOKALIKES[char];
+    const capital = char !== char.toLowerCase();
+    const lookalike = capital ? undefined : LOOKALIKES[char];
     if (lookalike !== undefined) {
       skeleton += lookalike;
       continue;
     }
-    for (const shown of CONFUSABLES[char] ?? char) {
-      skeleton += SMALL_CAPITALS[shown] ?? shown.toLowerCase();
+    const shown = CONFUSABLES[char] ?? char;
+    // The table takes a capital I for an l; ASCII's `I` is taken as `i`.
+    if (capital && shown === "l") {
+      skeleton += "i";
+      continue;
+    }
+    for (const part of shown) {
+      skeleton += SMALL_CAPITALS[part] ?? part.toLowerCase();
     }
   }
   return skeleton;
@@ -278,15 +288,20 @@ export function checkName(requested: string): Name {
       `${NAME_RULE}; found more than two combining marks in a row`,
     );
   }
+  // A few letters belong to several scripts (the long-vowel mark `ー` to
+  // Hiragana and Katakana): a name needs one script all its letters share.
   const scripts = new Set<string>();
+  let shared = null as string[] | null;
   for (const char of display) {
     if (!/\p{L}/u.test(char)) continue;
-    const script = SCRIPTS.find(([, re]) => re.test(char))?.[0] ?? "Other";
-    scripts.add(script);
+    const own = SCRIPTS.filter(([, re]) => re.test(char)).map(([name]) => name);
+    if (own.length === 0) own.push("Other");
+    scripts.add(own[0]);
+    shared = shared?.filter((name) => own.includes(name)) ?? own;
   }
   // A rule of the name itself, like the characters above: `name_confusable`
   // is kept for a name that looks like a registered one, and names it.
-  if (scripts.size > 1) {
+  if (shared?.length === 0) {
     throw new ProtocolError(
       "bad_name",
       `${NAME_RULE}; found letters from ${

@@ -338,8 +338,8 @@ export async function startServer(
       return () => {};
     },
     write: (connId, frame) => void write(connId, frame),
-    async lookupAccount(key, remote) {
-      const found = await accounts.lookup(key);
+    async lookupAccount(name, key, remote) {
+      const found = await accounts.lookup(key, name);
       if (found === null) {
         const limited = guard.registrationRefusal(remote);
         if (limited === null) return { kind: "free" };

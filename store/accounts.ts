@@ -6,7 +6,7 @@
  * @module
  */
 
-import { nameSkeleton, SKELETON_RULES } from "../protocol/names.ts";
+import { nameKey, nameSkeleton, SKELETON_RULES } from "../protocol/names.ts";
 
 /** A registered user. */
 export interface Account {
@@ -47,30 +47,31 @@ export class Accounts {
    */
   async create(account: Account): Promise<Created> {
     const key = ["account", account.key];
-    const look = ["skeleton", nameSkeleton(account.key)];
+    const look = ["skeleton", nameSkeleton(account.name)];
     const result = await this.#kv.atomic()
       .check({ key, versionstamp: null }, { key: look, versionstamp: null })
       .set(key, account)
       .set(look, account.key)
       .commit();
     if (result.ok) return { created: true };
-    const found = await this.lookup(account.key);
+    const found = await this.lookup(account.key, account.name);
     return found !== null && "lookalikeOf" in found
       ? { created: false, lookalike: found.lookalikeOf }
       : { created: false };
   }
 
   /**
-   * What `key` is: a registered account's display name, the registered
-   * name it looks like, or null when it is free. One read in the usual
-   * cases.
+   * What the name `name`, whose key is `key`, is: a registered account's
+   * display name, the registered name it looks like, or null when it is
+   * free. One read in the usual cases.
    */
   async lookup(
     key: string,
+    name: string,
   ): Promise<{ name: string } | { lookalikeOf: string } | null> {
     const [mine, alike] = await this.#kv.getMany<[Account, string]>([
       ["account", key],
-      ["skeleton", nameSkeleton(key)],
+      ["skeleton", nameSkeleton(name)],
     ]);
     if (mine.value !== null) return { name: mine.value.name };
     const owner = alike.value;
@@ -78,9 +79,9 @@ export class Accounts {
     return { lookalikeOf: (await this.find(owner))?.name ?? owner };
   }
 
-  /** The registered name that an unregistered `key` looks like, or null. */
-  async lookalikeOf(key: string): Promise<string | null> {
-    const found = await this.lookup(key);
+  /** The registered name that an unregistered `name` looks like, or null. */
+  async lookalikeOf(name: string): Promise<string | null> {
+    const found = await this.lookup(nameKey(name), name);
     return found !== null && "lookalikeOf" in found ? found.lookalikeOf : null;
   }
 
@@ -136,7 +137,7 @@ export async function indexSkeletons(kv: Deno.Kv): Promise<void> {
   accounts.sort((a, b) => a.createdAt - b.createdAt);
   const owned = new Set<string>();
   for (const account of accounts) {
-    const skeleton = nameSkeleton(account.key);
+    const skeleton = nameSkeleton(account.name);
     if (owned.has(skeleton)) continue;
     owned.add(skeleton);
     await add((atomic) => atomic.set(["skeleton", skeleton], account.key));

@@ -189,8 +189,13 @@ Deno.test("checkName() refuses a name of only '_' and '-'", () => {
 });
 
 Deno.test("names that imitate Latin ones in other scripts share their skeleton", () => {
-  const skeleton = (name: string) => nameSkeleton(nameKey(name));
+  const skeleton = nameSkeleton;
   const alike: Array<[string, string]> = [
+    ["ΜΑΧ", "MAX"], // Greek capitals: Mu, Alpha, Chi
+    ["ΗΕΝ", "hen"],
+    ["ΝΕΜΟ", "nemo"],
+    ["ΥΕΤΙ", "yeti"],
+    ["ΙΑΝ", "Ian"], // a capital that passes for I is i, as ASCII's
     ["ԁаѵе", "dave"], // Cyrillic, with izhitsa for v
     ["Еѵе", "Eve"], // Cyrillic
     ["ꓰꓦꓰ", "EVE"], // Lisu
@@ -209,6 +214,12 @@ Deno.test("names that imitate Latin ones in other scripts share their skeleton",
     ["rnike", "mike"], // ASCII is taken as typed
     ["l0la", "lola"],
     ["жук", "xyk"],
+    // Lower-case Greek looks like other letters than its capitals: a name
+    // is judged as shown.
+    ["ΜΜΜ", "uuu"],
+    ["ΗΗΗ", "nnn"],
+    ["ΝΝΝ", "vvv"],
+    ["lan", "Ian"], // ASCII as typed
   ];
   for (const [one, other] of apart) {
     assert.notEqual(skeleton(one), skeleton(other), one);
@@ -218,4 +229,11 @@ Deno.test("names that imitate Latin ones in other scripts share their skeleton",
     "bob_2-x",
     "ASCII keys are their own skeleton",
   );
+});
+
+Deno.test("a Japanese name with the long-vowel mark, which Hiragana and Katakana share, is one script", () => {
+  for (const name of ["ルーシー", "パーティー", "ﾊﾟｰﾃｨｰ", "らーめん"]) {
+    assert.equal(codeOf(name), "ok", name);
+  }
+  assert.equal(codeOf("alーce"), "bad_name", "not a Latin letter");
 });

@@ -77,7 +77,7 @@ export function fakeWorld(
         };
       },
       write: (_, frame) => world.written.push(frame),
-      lookupAccount(key) {
+      lookupAccount(_name, key) {
         const account = world.accounts.get(key);
         return Promise.resolve(
           account
