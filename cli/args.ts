@@ -170,6 +170,16 @@ export function parseArgs(command: Command, args: string[]): void {
   }
 }
 
+/** A commander value parser for a file path: anything but blank. */
+export function filePath(value: string): string {
+  if (value.trim() === "") {
+    throw new InvalidArgumentError(
+      `expected a file path, found ${quote(value)}`,
+    );
+  }
+  return value;
+}
+
 /** A commander value parser for a whole number within a range. */
 export function integer(
   min: number,

@@ -24,7 +24,7 @@ import { type EndSignal, Terminal } from "../client/terminal.ts";
 import type { ProtocolError } from "../protocol/errors.ts";
 import { checkName } from "../protocol/names.ts";
 import { SocketTransport } from "../transport/socket.ts";
-import { flagError, newCommand, parseArgs, quote } from "./args.ts";
+import { filePath, flagError, newCommand, parseArgs, quote } from "./args.ts";
 
 /**
  * Exit status when connecting or logging in fails without a terminal, or
@@ -218,6 +218,7 @@ export async function main(args: string[]): Promise<number> {
     .option(
       "--password-file <file>",
       `read the password from the first line of a file (else $${PASSWORD_ENV})`,
+      filePath,
     )
     .option("--json", "print one JSON object per event");
   parseArgs(command, args);

@@ -23,6 +23,7 @@ import type { AdminReply, AdminRequest } from "../server/admin_protocol.ts";
 import { AdminClient, AdminUnreachable } from "./admin_client.ts";
 import {
   EXIT_USAGE,
+  filePath,
   flagError,
   hostPort,
   newCommand,
@@ -63,13 +64,18 @@ function parseDebugArgs(args: string[]): DebugOptions {
     .option(
       "--db <path>",
       "database of the server; its admin socket is next to it",
+      filePath,
     )
     .option(
       "--admin <host:port>",
       "reach the server's TCP admin endpoint",
       hostPort,
     )
-    .option("--token-file <file>", "file holding the admin token (TCP)")
+    .option(
+      "--token-file <file>",
+      "file holding the admin token (TCP)",
+      filePath,
+    )
     .option("--json", "print JSON (one object per line with --watch)")
     .option("--watch", "print every state transition until Ctrl-C")
     .addHelpText(

@@ -15,6 +15,7 @@ import { startServer } from "../server/server.ts";
 import {
   decapitalise,
   EXIT_USAGE,
+  filePath,
   flagError,
   hostPort,
   integer,
@@ -40,9 +41,14 @@ function parseServeArgs(args: string[]): ServeConfig {
     .option(
       "--db <path>",
       "database file; $PARLEY_DB sets its default",
+      filePath,
       defaults.db,
     )
-    .option("--netlog <path>", "log every frame in and out to this file")
+    .option(
+      "--netlog <path>",
+      "log every frame in and out to this file",
+      filePath,
+    )
     .option(
       "--ping-interval <seconds>",
       "client silence before the server pings",
@@ -136,6 +142,7 @@ function parseServeArgs(args: string[]): ServeConfig {
     .option(
       "--admin-token-file <file>",
       "file holding the token TCP admin clients must send",
+      filePath,
     )
     .option(
       "--hash-concurrency <n>",

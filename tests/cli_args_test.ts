@@ -83,6 +83,22 @@ Deno.test("flag errors of serve, chat and debug share one wording", async () => 
       ["serve", "--port", "0", "1998", "more"],
       `parley serve: unexpected argument "1998"; options start with -- (see --help)`,
     ],
+    [
+      ["serve", "--db", ""],
+      `parley serve: option '--db <path>': expected a file path, found "" (see --help)`,
+    ],
+    [
+      ["serve", "--netlog", " "],
+      `parley serve: option '--netlog <path>': expected a file path, found " " (see --help)`,
+    ],
+    [
+      ["debug", "--db", ""],
+      `parley debug: option '--db <path>': expected a file path, found "" (see --help)`,
+    ],
+    [
+      ["chat", "--name", "al", "--password-file", ""],
+      `parley chat: option '--password-file <file>': expected a file path, found "" (see --help)`,
+    ],
   ];
   for (const [args, line] of cases) {
     const { code, stdout, stderr } = await parley(...args);
