@@ -271,7 +271,15 @@ async function checkHost(host: string): Promise<void> {
 export async function main(args: string[]): Promise<number> {
   const config = parseServeArgs(args);
   await checkHost(config.host);
+  // A netlog this start makes is removed again if the start fails, like the
+  // database file.
+  let netlogMade = false;
+  const stopFailed = async () => {
+    await stopLogging();
+    if (netlogMade) await Deno.remove(config.netlog!).catch(() => {});
+  };
   if (config.netlog !== null) {
+    netlogMade = !(await exists(config.netlog));
     try {
       (await Deno.open(config.netlog, { append: true, create: true })).close();
     } catch (error) {
@@ -293,7 +301,7 @@ export async function main(args: string[]): Promise<number> {
     try {
       token = await readToken(config.adminTokenFile);
     } catch (error) {
-      await stopLogging();
+      await stopFailed();
       console.error((error as Error).message);
       return EXIT_USAGE;
     }
@@ -305,7 +313,7 @@ export async function main(args: string[]): Promise<number> {
     // answers on the admin socket: ask before the database is touched.
     if (socketPath !== null) await refuseIfAnswered(socketPath);
   } catch (error) {
-    await stopLogging();
+    await stopFailed();
     console.error(
       `parley serve: database ${config.db} is in use: ${
         (error as Error).message
@@ -316,7 +324,7 @@ export async function main(args: string[]): Promise<number> {
   try {
     server = await startServer(config);
   } catch (error) {
-    await stopLogging();
+    await stopFailed();
     if (error instanceof DatabaseError) {
       console.error(`parley serve: ${decapitalise(error.message)}`);
       return 1;
@@ -355,7 +363,7 @@ export async function main(args: string[]): Promise<number> {
       }`,
     );
     await server.abandon();
-    await stopLogging();
+    await stopFailed();
     return 1;
   }
   for (const where of admin.addresses) {
@@ -375,4 +383,13 @@ export async function main(args: string[]): Promise<number> {
   await server.shutdown();
   await stopLogging();
   return 0;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

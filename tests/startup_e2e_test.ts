@@ -19,13 +19,20 @@ async function failedStart(...args: string[]): Promise<string[]> {
   return server.stderr.lines;
 }
 
-Deno.test("serve on a port in use prints one line, exits 1 and leaves no database behind", async () => {
+Deno.test("serve on a port in use prints one line, exits 1 and leaves no database or netlog behind", async () => {
   const dir = await Deno.makeTempDir();
   const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
     const { port } = taken.addr;
     assert.deepEqual(
-      await failedStart("--port", String(port), "--db", `${dir}/new/p.db`),
+      await failedStart(
+        "--port",
+        String(port),
+        "--db",
+        `${dir}/new/p.db`,
+        "--netlog",
+        `${dir}/net.log`,
+      ),
       [
         `parley serve: 127.0.0.1:${port} is already in use; stop the other server or choose another --port`,
       ],
@@ -33,7 +40,7 @@ Deno.test("serve on a port in use prints one line, exits 1 and leaves no databas
     assert.deepEqual(
       [...Deno.readDirSync(dir)],
       [],
-      "neither the file nor the folder made for it",
+      "neither the database, the folder made for it nor the netlog",
     );
   } finally {
     taken.close();
