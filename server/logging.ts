@@ -19,6 +19,7 @@ import {
   reset,
   type Sink,
 } from "@logtape/logtape";
+import { spellOutControls } from "../protocol/controls.ts";
 
 /**
  * Longest a netlog line waits in memory before it is written: short enough
@@ -141,8 +142,11 @@ function stderrStream(): WritableStream<Uint8Array> {
 
 /** A logged value as a reader wants it: strings bare, errors by message. */
 function plainValue(value: unknown): string {
-  if (typeof value === "string") return value;
-  if (value instanceof Error) return value.message;
+  // A kick reason or an error may quote what a client sent: controls and
+  // direction marks spelled out, so a value can neither rearrange the
+  // operator's terminal nor start a line that looks like another record.
+  if (typeof value === "string") return spellOutControls(value);
+  if (value instanceof Error) return spellOutControls(value.message);
   return Deno.inspect(value);
 }
 

@@ -159,6 +159,10 @@ Deno.test("debug shows clients in their states, watches a frozen one close and k
     await server.stderr.waitFor(
       `alice logged out of ${aliceId}: kicked (go home)`,
     );
+    // The log spells the direction mark out.
+    await server.stderr.waitFor((line) =>
+      /dave logged out of conn-\d+: kicked \(Time\\u202e to go\)$/.test(line)
+    );
     watch.kill("SIGINT");
     assert.equal((await watch.exit()).code, 0);
   } finally {
