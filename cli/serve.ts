@@ -9,7 +9,7 @@ import { Option } from "commander";
 import { DatabaseError } from "../store/database.ts";
 import { defaultConfig, type ServeConfig } from "../server/config.ts";
 import { setupLogging, stopLogging } from "../server/logging.ts";
-import { type Admin, startAdmin } from "../server/admin.ts";
+import { type Admin, AdminListenError, startAdmin } from "../server/admin.ts";
 import { adminSocketPath, refuseIfAnswered } from "../server/admin_socket.ts";
 import { startServer } from "../server/server.ts";
 import {
@@ -354,13 +354,12 @@ export async function main(args: string[]): Promise<number> {
   try {
     admin = await startAdmin(server, { socketPath, tcp: config.admin, token });
   } catch (error) {
-    const where = config.admin === null
-      ? socketPath
-      : `${socketPath} or ${config.admin}`;
     console.error(
-      `parley serve: cannot offer parley debug on ${where}: ${
-        (error as Error).message
-      }`,
+      error instanceof AdminListenError
+        ? `parley serve: ${error.message}`
+        : `parley serve: cannot offer parley debug: ${
+          (error as Error).message
+        }`,
     );
     await server.abandon();
     await stopFailed();

@@ -76,6 +76,19 @@ class AdminError extends Error {
 
 const digest = (text: string) => createHash("sha256").update(text).digest();
 
+/** The admin endpoint could not listen at `where`; the cause says why. */
+export class AdminListenError extends Error {
+  constructor(readonly where: string, cause: unknown) {
+    super(
+      `cannot offer parley debug on ${where}: ${(cause as Error).message}`,
+      {
+        cause,
+      },
+    );
+    this.name = "AdminListenError";
+  }
+}
+
 /**
  * Starts the admin endpoint of `server`.
  *
@@ -92,16 +105,27 @@ export async function startAdmin(
   const transport = options.transport ??
     new SocketTransport({ maxQueuedBytes: MAX_ADMIN_REPLY_BYTES });
   const listeners: Array<{ listener: Listener; secured: boolean }> = [];
+  const listen = async (where: string, start: () => Promise<Listener>) => {
+    try {
+      return await start();
+    } catch (error) {
+      throw new AdminListenError(where, error);
+    }
+  };
   try {
-    if (options.socketPath !== null) {
+    const { socketPath, tcp } = options;
+    if (socketPath !== null) {
       listeners.push({
-        listener: await listenPrivate(transport, options.socketPath),
+        listener: await listen(
+          socketPath,
+          () => listenPrivate(transport, socketPath),
+        ),
         secured: true,
       });
     }
-    if (options.tcp !== null) {
+    if (tcp !== null) {
       listeners.push({
-        listener: await transport.listen(options.tcp),
+        listener: await listen(tcp, () => transport.listen(tcp)),
         secured: false,
       });
     }

@@ -250,3 +250,28 @@ Deno.test("serve that cannot offer parley debug exits 1 and removes the database
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("serve whose TCP admin port is taken names that address alone", async () => {
+  const dir = await Deno.makeTempDir();
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    await Deno.writeTextFile(`${dir}/token`, "a-long-enough-secret\n");
+    const admin = `127.0.0.1:${taken.addr.port}`;
+    const stderr = await failedStart(
+      "--db",
+      `${dir}/p.db`,
+      "--admin",
+      admin,
+      "--admin-token-file",
+      `${dir}/token`,
+    );
+    assert.equal(stderr.length, 1);
+    assert.match(
+      stderr[0],
+      new RegExp(`^parley serve: cannot offer parley debug on ${admin}: `),
+    );
+  } finally {
+    taken.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
