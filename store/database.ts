@@ -257,10 +257,14 @@ async function makeFolder(path: string): Promise<string[]> {
   try {
     await Deno.mkdir(dirname(path), { recursive: true });
   } catch (error) {
+    // mkdir says "File exists" or "Not a directory" when a file stands
+    // where one of the folders should be.
+    const why = error instanceof Deno.errors.AlreadyExists ||
+        error instanceof Deno.errors.NotADirectory
+      ? "a file stands where a folder of that path should be"
+      : (error as Error).message;
     throw new DatabaseError(
-      `Cannot create the database folder ${dirname(path)}: ${
-        (error as Error).message
-      }`,
+      `Cannot create the database folder ${dirname(path)}: ${why}`,
       { cause: error },
     );
   }

@@ -101,7 +101,7 @@ Deno.test("serve with a database path it cannot create prints one line and exits
     assert.equal(lines.length, 1, lines.join("\n"));
     assert.match(
       lines[0],
-      /^parley serve: cannot create the database folder .*\/file: /,
+      /^parley serve: cannot create the database folder .*\/file: a file stands where a folder of that path should be$/,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
