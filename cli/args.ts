@@ -160,7 +160,10 @@ export function parseArgs(command: Command, args: string[]): void {
       }
       // The message may quote what was typed: spell out anything that
       // could move or reverse the terminal's text.
-      const text = spellOutControls(error.message.replace(/^error: /, ""));
+      // Commander puts its "Did you mean" hint on a line of its own.
+      const text = spellOutControls(
+        error.message.replace(/^error: /, "").replaceAll("\n", " "),
+      );
       throw new UsageExit(
         EXIT_USAGE,
         `${command.name()}: ${text} (see --help)`,
@@ -188,8 +191,7 @@ export function integer(
   return (value) => {
     const n = Number(value);
     if (
-      !/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min ||
-      n > max
+      !/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max
     ) {
       throw new InvalidArgumentError(
         `expected a whole number from ${min} to ${max}, found ${quote(value)}`,
@@ -198,6 +200,9 @@ export function integer(
     return n;
   };
 }
+
+/** A number as people write it: digits, perhaps a fraction. */
+const DECIMAL = /^\d+(\.\d+)?$|^\.\d+$/;
 
 /**
  * A commander value parser for a number greater than 0, at most `max`.
@@ -210,7 +215,8 @@ export function positive(
 ): (value: string) => number {
   return (value) => {
     const n = Number(value);
-    if (value.trim() === "" || !Number.isFinite(n) || n <= 0 || n > max) {
+    // Decimal notation only: Number() would also take " 5", 0x10 and 1e3.
+    if (!DECIMAL.test(value) || n <= 0 || n > max) {
       throw new InvalidArgumentError(
         `expected ${what} greater than 0 and at most ${max}, found ${
           quote(value)

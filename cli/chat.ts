@@ -93,13 +93,14 @@ function configuredPassword(file?: string): string | undefined {
     );
   }
   const first = text.split(/\r?\n/)[0];
-  if (first === "") {
+  // The server refuses such a password anyway, after a round trip.
+  if (first.trim() === "") {
     throw flagError(
       "parley chat",
       "--password-file <file>",
       `expected a password on the first line of ${
         quote(file)
-      }, found an empty line`,
+      }, found an empty line or only spaces`,
     );
   }
   return first;

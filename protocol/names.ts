@@ -301,7 +301,11 @@ export function checkName(requested: string): Name {
   const scripts = new Set<string>();
   let shared = null as string[] | null;
   for (const char of display) {
-    if (!/\p{L}/u.test(char)) continue;
+    // Letters have a script, and so do digits other than ASCII's: `ann٥`
+    // with an Arabic-Indic five would pass for `anno`.
+    if (!/\p{L}/u.test(char) && !(char > "\u007f" && /\p{Nd}/u.test(char))) {
+      continue;
+    }
     const own = SCRIPTS.filter(([, re]) => re.test(char)).map(([name]) => name);
     if (own.length === 0) own.push("Other");
     scripts.add(own[0]);

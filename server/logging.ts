@@ -54,9 +54,11 @@ function netlogFormatter(): (record: LogRecord) => string {
       at = record.timestamp;
       time = new Date(at).toISOString();
     }
-    return `${time} ${p.dir} ${p.conn} ${p.remote} ${
-      p.user ?? "-"
-    } ${p.frame}\n`;
+    // JSON escapes the C0 controls but not direction marks, which would
+    // reorder the line in `tail -f`; `\u202e` in a JSON string is the same.
+    return `${time} ${p.dir} ${p.conn} ${p.remote} ${p.user ?? "-"} ${
+      spellOutControls(p.frame)
+    }\n`;
   };
 }
 

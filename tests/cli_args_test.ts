@@ -84,6 +84,22 @@ Deno.test("flag errors of serve, chat and debug share one wording", async () => 
       `parley serve: unexpected argument "1998"; options start with -- (see --help)`,
     ],
     [
+      ["serve", "--port", " 5"],
+      `parley serve: option '--port <port>': expected a whole number from 0 to 65535, found " 5" (see --help)`,
+    ],
+    [
+      ["serve", "--ping-interval", "0x10"],
+      `parley serve: option '--ping-interval <seconds>': expected seconds greater than 0 and at most 86400, found "0x10" (see --help)`,
+    ],
+    [
+      ["serve", "--ping-interval", "1e3"],
+      `parley serve: option '--ping-interval <seconds>': expected seconds greater than 0 and at most 86400, found "1e3" (see --help)`,
+    ],
+    [
+      ["debug", "--json=1"],
+      `parley debug: unknown option '--json=1' (Did you mean --json?) (see --help)`,
+    ],
+    [
       ["serve", "--db", ""],
       `parley serve: option '--db <path>': expected a file path, found "" (see --help)`,
     ],
@@ -122,4 +138,27 @@ Deno.test("serve --help states the default of --db once", async () => {
     ),
     ' --db <path> database file; $PARLEY_DB sets its default (default: "PATH") ',
   );
+});
+
+Deno.test("chat with a password file of only spaces is a flag error, before any connection", async () => {
+  const file = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(file, "   \n");
+    const { code, stderr } = await parley(
+      "chat",
+      "--name",
+      "al",
+      "--server",
+      "127.0.0.1:1",
+      "--password-file",
+      file,
+    );
+    assert.equal(code, 2);
+    assert.equal(
+      stderr,
+      `parley chat: option '--password-file <file>': expected a password on the first line of "${file}", found an empty line or only spaces (see --help)\n`,
+    );
+  } finally {
+    await Deno.remove(file);
+  }
 });

@@ -210,7 +210,8 @@ Deno.test("the netlog has a frame within a moment, with no traffic after it", as
   const zoe = await RawClient.connect(server.port);
   try {
     assert.equal((await zoe.login("zoe", "pw")).type, "ready");
-    const text = "long ".repeat(60);
+    // A direction mark would reorder the line under `tail -f`.
+    const text = "long ".repeat(60) + "\u202e!";
     await zoe.send({ type: "send", id: "1", to: "zoe", text });
     await zoe.next("msg", 0);
     const deadline = Date.now() + 1_000;
@@ -231,6 +232,11 @@ Deno.test("the netlog has a frame within a moment, with no traffic after it", as
       "out accepted",
       "out msg",
     ]);
+    assert.ok(!log.includes("\u202e"), "a raw direction mark");
+    const sent = log.split("\n").find((l) =>
+      l.includes(" in ") && l.includes('"send"')
+    )!;
+    assert.equal(JSON.parse(sent.slice(sent.indexOf("{"))).text, text);
   } finally {
     zoe.close();
     await zoe.closed;

@@ -237,3 +237,12 @@ Deno.test("a Japanese name with the long-vowel mark, which Hiragana and Katakana
   }
   assert.equal(codeOf("alーce"), "bad_name", "not a Latin letter");
 });
+
+Deno.test("a digit of another script counts as that script; ASCII digits go with any", () => {
+  for (const name of ["ann٥", "kim०", "bob০", "l١"]) {
+    assert.equal(codeOf(name), "bad_name", name);
+  }
+  for (const name of ["bob0", "١٢٣", "محمد٥", "राम५", "ＢＯＢ１"]) {
+    assert.equal(codeOf(name), "ok", name);
+  }
+});
