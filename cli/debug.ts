@@ -97,7 +97,7 @@ queued and stored messages waiting.`,
       request = { type: o.watch ? "watch" : "status" };
       break;
     case "show":
-      if (rest.length !== 1) {
+      if (rest.length !== 1 || rest[0].trim() === "") {
         throw usage("show takes one conn-id or name");
       }
       request = { type: "show", target: rest[0] };
@@ -107,7 +107,9 @@ queued and stored messages waiting.`,
       request = { type: "users" };
       break;
     case "kick":
-      if (rest.length === 0) throw usage("kick takes a name");
+      if (rest.length === 0 || rest[0].trim() === "") {
+        throw usage("kick takes a name");
+      }
       request = {
         type: "kick",
         target: rest[0],

@@ -100,6 +100,14 @@ Deno.test("flag errors of serve, chat and debug share one wording", async () => 
       `parley debug: unknown option '--json=1' (Did you mean --json?) (see --help)`,
     ],
     [
+      ["debug", "kick", ""],
+      `parley debug: kick takes a name (see --help)`,
+    ],
+    [
+      ["debug", "show", " "],
+      `parley debug: show takes one conn-id or name (see --help)`,
+    ],
+    [
       ["serve", "--db", ""],
       `parley serve: option '--db <path>': expected a file path, found "" (see --help)`,
     ],
