@@ -113,6 +113,9 @@ export interface SessionOptions {
  */
 const LEAVE_ANSWERS_WAIT_MS = 5_000;
 
+/** Longest wait for the `bye` of a failed login to be written, in ms. */
+const BYE_GRACE_MS = 500;
+
 /**
  * Default for {@linkcode Session.backlog}: how long the stored backlog may
  * stay silent before the wait for the rest of it ends, in milliseconds.
@@ -863,7 +866,12 @@ export class Session {
     const resolve = this.#loginResult;
     this.#loginResult = undefined;
     this.#endExplained = true;
-    if (this.#state !== "closed") this.#link.close();
+    if (this.#state !== "closed") {
+      // Giving up on our side (no password to try, no answer): the server
+      // hears why the connection ends instead of finding it gone.
+      this.#write({ type: "bye" });
+      void this.#link.end(BYE_GRACE_MS);
+    }
     resolve?.({ ok: false, reason });
   }
 

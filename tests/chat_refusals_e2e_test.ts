@@ -259,6 +259,10 @@ Deno.test("a login lockout is reported with the server's reason and exits 1", as
       `parley chat: cannot log in to ${server.address} as alice: Wrong password`,
     ]);
     assert.ok(Date.now() - asked >= 50, "Expected the answer to be delayed");
+    // The client said bye as it gave up; it did not just vanish.
+    await server.stderr.waitFor((line) =>
+      /Closed conn-\d+ 127\.0\.0\.1:\d+ -: client_left$/.test(line)
+    );
     // Locked out now, even with the right password.
     const right = chat("alice", "right", "--server", server.address);
     await right.endInput();
