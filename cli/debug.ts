@@ -134,6 +134,13 @@ queued and stored messages waiting.`,
       "needs --token-file",
     );
   }
+  if (o.tokenFile !== undefined && o.admin === undefined) {
+    throw flagError(
+      "parley debug",
+      "--token-file <file>",
+      "only goes with --admin",
+    );
+  }
   let address: string;
   if (o.admin !== undefined) {
     address = o.admin;

@@ -170,6 +170,15 @@ function parseServeArgs(args: string[]): ServeConfig {
       "needs --admin-token-file; a TCP admin endpoint without a token is refused",
     );
   }
+  if (o.adminTokenFile !== undefined && o.admin === undefined) {
+    // The socket next to the database needs no token: one given alone is
+    // most likely a forgotten --admin.
+    throw flagError(
+      "parley serve",
+      "--admin-token-file <file>",
+      "only goes with --admin",
+    );
+  }
   return {
     ...defaults,
     host: o.host,

@@ -100,6 +100,14 @@ Deno.test("flag errors of serve, chat and debug share one wording", async () => 
       `parley debug: unknown option '--json=1' (Did you mean --json?) (see --help)`,
     ],
     [
+      ["serve", "--admin-token-file", "/tmp/token"],
+      `parley serve: option '--admin-token-file <file>': only goes with --admin (see --help)`,
+    ],
+    [
+      ["debug", "--token-file", "/tmp/token"],
+      `parley debug: option '--token-file <file>': only goes with --admin (see --help)`,
+    ],
+    [
       ["debug", "kick", ""],
       `parley debug: kick takes a name (see --help)`,
     ],
