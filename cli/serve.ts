@@ -11,7 +11,7 @@ import { defaultConfig, type ServeConfig } from "../server/config.ts";
 import { setupLogging, stopLogging } from "../server/logging.ts";
 import { type Admin, AdminListenError, startAdmin } from "../server/admin.ts";
 import { adminSocketPath, refuseIfAnswered } from "../server/admin_socket.ts";
-import { startServer } from "../server/server.ts";
+import { type Server, startServer } from "../server/server.ts";
 import {
   decapitalise,
   EXIT_USAGE,
@@ -316,7 +316,7 @@ export async function main(args: string[]): Promise<number> {
     }
   }
   const socketPath = adminSocketPath(config.db);
-  let server;
+  let server: Server;
   try {
     // A server of an older parley does not lock the database file, but it
     // answers on the admin socket: ask before the database is touched.
@@ -330,51 +330,29 @@ export async function main(args: string[]): Promise<number> {
     );
     return 1;
   }
+  // parley debug listens before the database is opened, so that a server
+  // that cannot offer it fails without touching the file; it answers once
+  // the server runs.
+  const starting = Promise.withResolvers<Server>();
+  let admin: Admin | undefined;
   try {
-    server = await startServer(config);
+    server = await startServer(config, {
+      beforeOpen: async () =>
+        admin = await startAdmin(starting.promise, {
+          socketPath,
+          tcp: config.admin,
+          token,
+        }),
+    });
   } catch (error) {
+    // Links to parley debug that came in meanwhile are closed.
+    if (admin !== undefined) starting.reject(error);
     await stopFailed();
-    if (error instanceof DatabaseError) {
-      console.error(`parley serve: ${decapitalise(error.message)}`);
-      return 1;
-    }
-    if (error instanceof Deno.errors.AddrInUse) {
-      console.error(
-        `parley serve: ${
-          hostAndPort(config.host, config.port)
-        } is already in use; stop the other server or choose another --port`,
-      );
-      return 1;
-    }
-    if (error instanceof Deno.errors.AddrNotAvailable) {
-      console.error(
-        `parley serve: cannot listen on ${config.host}: no such local address (--host)`,
-      );
-      return 1;
-    }
-    console.error(
-      `parley serve: cannot listen on ${
-        hostAndPort(config.host, config.port)
-      }: ${(error as Error).message}`,
-    );
+    console.error(startFailure(config, error));
     return 1;
   }
-  let admin: Admin;
-  try {
-    admin = await startAdmin(server, { socketPath, tcp: config.admin, token });
-  } catch (error) {
-    console.error(
-      error instanceof AdminListenError
-        ? `parley serve: ${error.message}`
-        : `parley serve: cannot offer parley debug: ${
-          (error as Error).message
-        }`,
-    );
-    await server.abandon();
-    await stopFailed();
-    return 1;
-  }
-  for (const where of admin.addresses) {
+  starting.resolve(server);
+  for (const where of admin!.addresses) {
     console.log(`parley serve: parley debug on ${where}`);
   }
   // Last, so that whoever waits for this line can connect at once.
@@ -387,7 +365,7 @@ export async function main(args: string[]): Promise<number> {
   Deno.removeSignalListener("SIGINT", onSignal);
   Deno.removeSignalListener("SIGTERM", onSignal);
   console.log("parley serve: shutting down");
-  await admin.close();
+  await admin!.close();
   await server.shutdown();
   await stopLogging();
   return 0;
@@ -400,4 +378,22 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** The line that says why `startServer` failed. */
+function startFailure(config: ServeConfig, error: unknown): string {
+  if (error instanceof AdminListenError) {
+    return `parley serve: ${error.message}`;
+  }
+  if (error instanceof DatabaseError) {
+    return `parley serve: ${decapitalise(error.message)}`;
+  }
+  const where = hostAndPort(config.host, config.port);
+  if (error instanceof Deno.errors.AddrInUse) {
+    return `parley serve: ${where} is already in use; stop the other server or choose another --port`;
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    return `parley serve: cannot listen on ${config.host}: no such local address (--host)`;
+  }
+  return `parley serve: cannot listen on ${where}: ${(error as Error).message}`;
 }

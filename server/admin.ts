@@ -90,13 +90,16 @@ export class AdminListenError extends Error {
 }
 
 /**
- * Starts the admin endpoint of `server`.
+ * Starts the admin endpoint of a server, which may still be starting: the
+ * endpoint listens at once, and answers once `server` resolves. So a
+ * server whose admin endpoint cannot listen fails before it touches its
+ * database. Connections that came in meanwhile are closed if it rejects.
  *
  * @throws {TypeError} When `tcp` is set without a token.
- * @throws {Deno.errors.AddrInUse} When another server answers on the socket.
+ * @throws {AdminListenError} When the socket or the TCP port cannot listen.
  */
 export async function startAdmin(
-  server: Server,
+  server: Promise<Server>,
   options: AdminOptions,
 ): Promise<Admin> {
   if (options.tcp !== null && !options.token) {
@@ -135,12 +138,19 @@ export async function startAdmin(
   }
   const expected = options.token === null ? null : digest(options.token);
   const links = new Set<Link>();
+  // Settled before a link waits on it, so a failed start is no unhandled
+  // rejection.
+  server.catch(() => {});
   const loops = listeners.map(async ({ listener, secured }) => {
     while (true) {
       const link = await listener.accept();
       if (!link) return;
       links.add(link);
-      serve(server, link, secured, expected, () => links.delete(link));
+      server.then(
+        (started) =>
+          serve(started, link, secured, expected, () => links.delete(link)),
+        () => link.close(),
+      );
     }
   });
   return {

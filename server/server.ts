@@ -94,12 +94,6 @@ export interface Server {
   readonly mailboxes: Mailboxes;
   /** Tells every client, closes every link, the listener and the database. */
   shutdown(): Promise<void>;
-  /**
-   * Shuts down a server that never served (what was to come with it
-   * failed): as {@linkcode shutdown}, then removes the database file and
-   * folders when this start made them.
-   */
-  abandon(): Promise<void>;
 }
 
 /** Options beyond the config, for tests. */
@@ -109,6 +103,13 @@ export interface ServerOptions {
   inspect?: Parameters<typeof createActor>[1] extends infer O
     ? O extends { inspect?: infer I } ? I : never
     : never;
+  /**
+   * Run once the file is claimed and the port bound, before the database
+   * is opened (where an upgrade may write to it): what else the server
+   * needs (`parley debug`'s endpoint) fails the start here, leaving the
+   * file as it was. Its `close` is called if a later step fails.
+   */
+  beforeOpen?: () => Promise<{ close(): Promise<void> }>;
 }
 
 /**
@@ -136,6 +137,10 @@ export async function startServer(
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
     listener = await transport.listen(`${host}:${config.port}`);
     opened.unshift(() => listener.close());
+    if (options.beforeOpen) {
+      const extra = await options.beforeOpen();
+      opened.unshift(() => void extra.close());
+    }
     kv = await openDatabase(config.db);
     opened.unshift(() => kv.close());
     instance = await databaseInstance(kv);
@@ -530,7 +535,7 @@ export async function startServer(
   })();
 
   const startedAt = now();
-  const server: Server = {
+  return {
     address: listener.address,
     hub,
     supervisor,
@@ -562,10 +567,5 @@ export async function startServer(
       // process's own locks on it, SQLite's included.
       claim?.close();
     },
-    async abandon() {
-      await server.shutdown();
-      await claim?.discard();
-    },
   };
-  return server;
 }

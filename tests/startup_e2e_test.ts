@@ -275,3 +275,37 @@ Deno.test("serve whose TCP admin port is taken names that address alone", async 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("serve that cannot offer parley debug leaves an older database as it was", async () => {
+  // parley debug listens before the database is opened: an upgrade must not
+  // happen under a start that fails.
+  const dir = await Deno.makeTempDir();
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    await schema2Database(`${dir}/parley.db`);
+    await Deno.writeTextFile(`${dir}/token`, "a-long-enough-secret\n");
+    const admin = `127.0.0.1:${taken.addr.port}`;
+    const stderr = await failedStart(
+      "--db",
+      `${dir}/parley.db`,
+      "--admin",
+      admin,
+      "--admin-token-file",
+      `${dir}/token`,
+    );
+    assert.match(stderr.join("\n"), /cannot offer parley debug on /);
+    assert.deepEqual(await onDisk(`${dir}/parley.db`), [2, [[
+      "message",
+      "bob",
+      1,
+    ]]]);
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((entry) => entry.name).sort(),
+      ["parley.db", "token"],
+      "no admin socket left behind",
+    );
+  } finally {
+    taken.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
