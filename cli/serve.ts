@@ -6,7 +6,7 @@
 
 import { lookup } from "node:dns/promises";
 import { Option } from "commander";
-import { DatabaseError } from "../store/database.ts";
+import { DatabaseError, pathExists } from "../store/database.ts";
 import { defaultConfig, type ServeConfig } from "../server/config.ts";
 import { setupLogging, stopLogging } from "../server/logging.ts";
 import { type Admin, AdminListenError, startAdmin } from "../server/admin.ts";
@@ -288,7 +288,7 @@ export async function main(args: string[]): Promise<number> {
     if (netlogMade) await Deno.remove(config.netlog!).catch(() => {});
   };
   if (config.netlog !== null) {
-    netlogMade = !(await exists(config.netlog));
+    netlogMade = !(await pathExists(config.netlog).catch(() => true));
     try {
       (await Deno.open(config.netlog, { append: true, create: true })).close();
     } catch (error) {
@@ -369,15 +369,6 @@ export async function main(args: string[]): Promise<number> {
   await server.shutdown();
   await stopLogging();
   return 0;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The line that says why `startServer` failed. */

@@ -145,7 +145,9 @@ export async function startServer(
     opened.unshift(() => kv.close());
     instance = await databaseInstance(kv);
   } catch (error) {
-    for (const close of opened) close();
+    // The claim last, and discarded rather than closed: what this start
+    // made goes, under the lock.
+    for (const close of opened.slice(0, -1)) close();
     await claim?.discard();
     throw error;
   }

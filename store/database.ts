@@ -196,10 +196,11 @@ export async function claimDatabase(
     } catch (error) {
       if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
       created = false;
-      file = await Deno.open(path, { read: true, write: true });
+      // Also makes the file a dangling symbolic link points to.
+      file = await Deno.open(path, { read: true, write: true, create: true });
     }
   } catch (error) {
-    await removeMade([], folders);
+    await removeMade(folders);
     throw new DatabaseError(
       `Cannot open the database ${path}: ${(error as Error).message}`,
       { cause: error },
@@ -219,19 +220,20 @@ export async function claimDatabase(
   return {
     close,
     async discard() {
+      if (!created) return close();
+      // Removed while still locked: once the lock is gone another server
+      // may claim the file, and must not lose it.
+      for (const end of ["", "-wal", "-shm", "-journal"]) {
+        await Deno.remove(path + end).catch(() => {});
+      }
       close();
-      if (!created) return;
-      const files = ["", "-wal", "-shm", "-journal"].map((end) => path + end);
-      await removeMade(files, folders);
+      await removeMade(folders);
     },
   };
 }
 
-/** Removes `files`, then `folders` in their order while they are empty. */
-async function removeMade(files: string[], folders: string[]): Promise<void> {
-  for (const file of files) {
-    await Deno.remove(file).catch(() => {});
-  }
+/** Removes `folders` in their order while they are empty. */
+async function removeMade(folders: string[]): Promise<void> {
   for (const folder of folders) {
     try {
       await Deno.remove(folder);
@@ -248,7 +250,10 @@ async function removeMade(files: string[], folders: string[]): Promise<void> {
  */
 async function makeFolder(path: string): Promise<string[]> {
   const made: string[] = [];
-  for (let folder = dirname(path); !(await exists(folder));) {
+  // A folder that cannot be looked at (no permission) is taken as there.
+  const missing = async (folder: string) =>
+    !(await pathExists(folder).catch(() => true));
+  for (let folder = dirname(path); await missing(folder);) {
     made.push(folder);
     const parent = dirname(folder);
     if (parent === folder) break;
@@ -271,11 +276,13 @@ async function makeFolder(path: string): Promise<string[]> {
   return made;
 }
 
-async function exists(path: string): Promise<boolean> {
+/** Whether anything (a symbolic link too) is at `path`; false only when nothing is. */
+export async function pathExists(path: string): Promise<boolean> {
   try {
     await Deno.lstat(path);
     return true;
-  } catch {
-    return false;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
   }
 }

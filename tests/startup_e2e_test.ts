@@ -309,3 +309,18 @@ Deno.test("serve that cannot offer parley debug leaves an older database as it w
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("serve on a dangling symbolic link makes the file it points to", async () => {
+  // A link set up ahead of the first start (/var/lib/parley.db → a data
+  // disk) used to fail with "No such file or directory".
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/data`);
+    await Deno.symlink(`${dir}/data/real.db`, `${dir}/parley.db`);
+    const server = await ServerProcess.start(dir);
+    await server.stop();
+    assert.ok((await Deno.stat(`${dir}/data/real.db`)).size > 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
