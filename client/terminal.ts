@@ -39,6 +39,9 @@ const HISTORY_SIZE = 200;
  */
 const EMPTY_CTRL_D = Symbol("Ctrl-D at an empty line");
 
+/** Something to wait on, synchronously, between tries of a busy stdout. */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
 /**
  * Writes all of `text` to stdout before returning.
  *
@@ -48,12 +51,21 @@ const EMPTY_CTRL_D = Symbol("Ctrl-D at an empty line");
 function writeStdout(text: string): boolean {
   const bytes = encoder.encode(text);
   let offset = 0;
-  try {
-    while (offset < bytes.length) {
+  while (offset < bytes.length) {
+    try {
       offset += Deno.stdout.writeSync(bytes.subarray(offset));
+    } catch (error) {
+      // Not gone, only busy: a stdout left non-blocking by whoever started
+      // us is full, or a signal cut the write short. Wait a moment, again.
+      if (
+        error instanceof Deno.errors.WouldBlock ||
+        error instanceof Deno.errors.Interrupted
+      ) {
+        Atomics.wait(PAUSE, 0, 0, 5);
+        continue;
+      }
+      return false;
     }
-  } catch {
-    return false;
   }
   return true;
 }
