@@ -867,8 +867,9 @@ export class Session {
     this.#loginResult = undefined;
     this.#endExplained = true;
     if (this.#state !== "closed") {
-      // Giving up on our side (no password to try, no answer): the server
-      // hears why the connection ends instead of finding it gone.
+      // Said whoever gave up: after our own (no password left to try, no
+      // answer) the server hears why the connection ends instead of
+      // finding it gone; after the server's refusal it is harmless.
       this.#write({ type: "bye" });
       void this.#link.end(BYE_GRACE_MS);
     }

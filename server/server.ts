@@ -346,7 +346,7 @@ export async function startServer(
     },
     write: (connId, frame) => void write(connId, frame),
     async lookupAccount(name, key, remote) {
-      const found = await accounts.lookup(key, name);
+      const found = await accounts.lookup(name, key);
       if (found === null) {
         const limited = guard.registrationRefusal(remote);
         if (limited === null) return { kind: "free" };

@@ -54,7 +54,7 @@ export class Accounts {
       .set(look, account.key)
       .commit();
     if (result.ok) return { created: true };
-    const found = await this.lookup(account.key, account.name);
+    const found = await this.lookup(account.name, account.key);
     return found !== null && "lookalikeOf" in found
       ? { created: false, lookalike: found.lookalikeOf }
       : { created: false };
@@ -66,8 +66,8 @@ export class Accounts {
    * free. One read in the usual cases.
    */
   async lookup(
-    key: string,
     name: string,
+    key: string,
   ): Promise<{ name: string } | { lookalikeOf: string } | null> {
     const [mine, alike] = await this.#kv.getMany<[Account, string]>([
       ["account", key],
@@ -81,7 +81,7 @@ export class Accounts {
 
   /** The registered name that an unregistered `name` looks like, or null. */
   async lookalikeOf(name: string): Promise<string | null> {
-    const found = await this.lookup(nameKey(name), name);
+    const found = await this.lookup(name, nameKey(name));
     return found !== null && "lookalikeOf" in found ? found.lookalikeOf : null;
   }
 
