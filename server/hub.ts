@@ -55,6 +55,35 @@ const noSuchUser = (name: string) =>
 /** At most one warning about messages that could not be stored per this. */
 const STORE_WARNING_MS = 10_000;
 
+/**
+ * Counts events for a warning logged at most once per `everyMs`, which
+ * says how many came since the one before.
+ */
+class WarningThrottle {
+  #unlogged = 0;
+  #loggedAt = -Infinity;
+
+  constructor(readonly everyMs: number) {}
+
+  /** Counts one event; see {@linkcode take}. */
+  count(now: number): number | null {
+    this.#unlogged++;
+    return this.take(now);
+  }
+
+  /**
+   * The events counted since the last warning, when a warning is due now
+   * (then counting starts again), else null.
+   */
+  take(now: number): number | null {
+    if (now - this.#loggedAt < this.everyMs) return null;
+    const events = this.#unlogged;
+    this.#unlogged = 0;
+    this.#loggedAt = now;
+    return events;
+  }
+}
+
 /** Outgoing bytes above which a replay waits for the client to read. */
 const REPLAY_HIGH_WATER = 256 * 1024;
 
@@ -168,13 +197,14 @@ export class Hub {
   readonly #inbound = new Map<string, Inbound[]>();
   readonly stats: HubStats = { routed: 0, broadcasts: 0 };
   /**
-   * Messages refused as not stored since the last warning, when that was,
-   * and whether storing failed last: a full disk refuses most messages (a
-   * small one may still fit), and is logged once per burst, not per message.
+   * Messages refused as not stored, and whether storing failed last: a
+   * full disk refuses most messages (a small one may still fit), and is
+   * logged once per burst, not per message.
    */
-  #storeFailures = { unlogged: 0, warnedAt: -Infinity, failing: false };
-  /** Acknowledgements whose removal failed since the last warning. */
-  #removeFailures = { unlogged: 0, warnedAt: -Infinity };
+  readonly #storeFailures = new WarningThrottle(STORE_WARNING_MS);
+  #storeFailing = false;
+  /** Acknowledgements whose removal failed. */
+  readonly #removeFailures = new WarningThrottle(STORE_WARNING_MS);
   /** The clock of every session's rate limit: one function for all. */
   readonly #now = () => this.#ports.now();
 
@@ -586,17 +616,13 @@ export class Hub {
    * in the next warning.
    */
   #storeFailed(cause: unknown): void {
-    const failures = this.#storeFailures;
-    failures.unlogged++;
-    failures.failing = true;
-    const now = this.#ports.now();
-    if (now - failures.warnedAt < STORE_WARNING_MS) return;
+    this.#storeFailing = true;
+    const refused = this.#storeFailures.count(this.#ports.now());
+    if (refused === null) return;
     log.warn(
       "Cannot store private messages: {error}; {refused} refused since the last such warning (one per 10 s at most)",
-      { error: cause, refused: failures.unlogged },
+      { error: cause, refused },
     );
-    failures.unlogged = 0;
-    failures.warnedAt = now;
   }
 
   /**
@@ -606,15 +632,14 @@ export class Hub {
    * stores one message in several does not flood the log either.
    */
   #storeWorks(): void {
-    const failures = this.#storeFailures;
-    if (!failures.failing) return;
-    const now = this.#ports.now();
-    if (now - failures.warnedAt < STORE_WARNING_MS) return;
+    if (!this.#storeFailing) return;
+    const refused = this.#storeFailures.take(this.#ports.now());
+    if (refused === null) return;
     log.warn(
       "Private messages are stored again; {refused} more refused since the last warning",
-      { refused: failures.unlogged },
+      { refused },
     );
-    this.#storeFailures = { unlogged: 0, warnedAt: now, failing: false };
+    this.#storeFailing = false;
   }
 
   #refuse(
@@ -685,15 +710,11 @@ export class Hub {
    * every acknowledgement fails, and the ones in between are counted.
    */
   #removeFailed(name: string, error: unknown): void {
-    const failures = this.#removeFailures;
-    failures.unlogged++;
-    const now = this.#ports.now();
-    if (now - failures.warnedAt < STORE_WARNING_MS) return;
+    const failed = this.#removeFailures.count(this.#ports.now());
+    if (failed === null) return;
     log.warn(
       "Cannot remove acknowledged messages of {name}: {error} (retried later); acknowledgements failed since the last such warning, one per 10 s at most: {failed}",
-      { name, error, failed: failures.unlogged },
+      { name, error, failed },
     );
-    failures.unlogged = 0;
-    failures.warnedAt = now;
   }
 }
