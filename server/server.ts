@@ -125,9 +125,10 @@ export async function startServer(
   // The file first, then the port, then the database: a server that
   // cannot start leaves a database another server may be using as it was.
   const claim = await claimDatabase(config.db);
-  // What is open so far, newest first: a failed step closes it all (the
-  // database before the claim, whose closing drops SQLite's locks too).
-  const opened: Array<() => void> = [() => claim?.close()];
+  // What is open so far, newest first: a failed step closes it all, then
+  // discards the claim (after the database, whose closing drops SQLite's
+  // locks too), so that what this start made goes, under the lock.
+  const opened: Array<() => void> = [];
   let listener: Listener;
   let kv: Deno.Kv;
   let instance: string;
@@ -145,9 +146,7 @@ export async function startServer(
     opened.unshift(() => kv.close());
     instance = await databaseInstance(kv);
   } catch (error) {
-    // The claim last, and discarded rather than closed: what this start
-    // made goes, under the lock.
-    for (const close of opened.slice(0, -1)) close();
+    for (const close of opened) close();
     await claim?.discard();
     throw error;
   }

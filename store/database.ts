@@ -161,9 +161,10 @@ export interface DatabaseClaim {
   /** Releases the lock; after closing the database, whose locks go too. */
   close(): void;
   /**
-   * Releases the lock and removes what the claim made, for a server that
-   * did not start: the file with SQLite's side files, when it was not there
-   * before, and the folders made for it, when nothing else went into them.
+   * Instead of {@linkcode close}, for a server that did not start: removes
+   * what the claim made (the file with SQLite's side files, when it was not
+   * there before, then the folders made for it, when nothing else went into
+   * them) and releases the lock.
    */
   discard(): Promise<void>;
 }
@@ -206,28 +207,24 @@ export async function claimDatabase(
       { cause: error },
     );
   }
-  let open = true;
-  const close = () => {
-    if (open) file.close();
-    open = false;
-  };
   if (!(await file.tryLock(true))) {
-    close();
+    file.close();
     throw new DatabaseError(
       `Database ${path} is in use by another parley server; stop it or use another --db`,
     );
   }
   return {
-    close,
+    close: () => file.close(),
     async discard() {
-      if (!created) return close();
-      // Removed while still locked: once the lock is gone another server
-      // may claim the file, and must not lose it.
-      for (const end of ["", "-wal", "-shm", "-journal"]) {
-        await Deno.remove(path + end).catch(() => {});
+      if (created) {
+        // Removed while still locked: once the lock is gone another
+        // server may claim the file, and must not lose it.
+        for (const end of ["", "-wal", "-shm", "-journal"]) {
+          await Deno.remove(path + end).catch(() => {});
+        }
       }
-      close();
-      await removeMade(folders);
+      file.close();
+      if (created) await removeMade(folders);
     },
   };
 }
