@@ -18,7 +18,7 @@ import {
   parseCommand,
 } from "../client/commands.ts";
 import { type ChatEvent, notice } from "../client/events.ts";
-import { formatEvent } from "../client/format.ts";
+import { formatEvent, plural } from "../client/format.ts";
 import type { PasswordSource } from "../client/session.ts";
 import { type EndSignal, Terminal } from "../client/terminal.ts";
 import type { ProtocolError } from "../protocol/errors.ts";
@@ -302,41 +302,40 @@ async function run(
   // A script learns from the status whether every message went through;
   // a message the input ended in the middle of never went.
   let unfinished = false;
-  // A line that is no command (a typo) fails the script too.
-  const finalStatus = (): number => {
-    const failed = client.unaccepted;
-    const typos = client.notCommands;
-    const notRun = client.notRun;
-    if (
-      terminal.interactive ||
-      (failed === 0 && !unfinished && typos === 0 && notRun === 0)
-    ) {
-      return 0;
-    }
-    if (failed > 0) {
-      console.error(
-        `parley chat: ${failed} ${
-          failed === 1 ? "message was" : "messages were"
-        } not accepted`,
+  /**
+   * Says on stderr what failed in a piped session, a line that was no
+   * command (a typo) included; true if anything did.
+   */
+  const reportFailures = (): boolean => {
+    const { unaccepted, notRun, notCommands } = client;
+    const failures: string[] = [];
+    if (unaccepted > 0) {
+      failures.push(
+        `${plural(unaccepted, "message was", "messages were")} not accepted`,
       );
     }
     if (notRun > 0) {
-      console.error(
-        `parley chat: ${notRun} ${
-          notRun === 1 ? "command was" : "commands were"
+      failures.push(
+        `${
+          plural(notRun, "command was", "commands were")
         } not run: not connected`,
       );
     }
-    if (unfinished) console.error(`parley chat: ${UNFINISHED}`);
-    if (typos > 0) {
-      console.error(
-        `parley chat: ${typos} ${
-          typos === 1 ? "line was not a command" : "lines were not commands"
-        }`,
+    if (unfinished) failures.push(UNFINISHED);
+    if (notCommands > 0) {
+      failures.push(
+        plural(
+          notCommands,
+          "line was not a command",
+          "lines were not commands",
+        ),
       );
     }
-    return EXIT_FAILURE;
+    for (const failure of failures) console.error(`parley chat: ${failure}`);
+    return failures.length > 0;
   };
+  const finalStatus = (): number =>
+    !terminal.interactive && reportFailures() ? EXIT_FAILURE : 0;
 
   const loop = async (): Promise<number> => {
     const commands = flags.server === undefined ? [] : [`HI ${flags.server}`];
@@ -374,7 +373,7 @@ async function run(
           if (flags.json) show(notice("login_failed", outcome.failed));
           // The lines before it may have failed too: say so as well.
           console.error(`parley chat: ${outcome.failed}`);
-          finalStatus();
+          reportFailures();
           return EXIT_FAILURE;
         }
         show(notice("login_failed", outcome.failed));

@@ -208,15 +208,15 @@ function harmless<T>(reply: T): T {
 }
 
 function print(raw: AdminReply, json: boolean): number {
-  const reply = json ? raw : harmless(raw);
-  if (reply.type === "error") {
-    console.error(`parley debug: ${neutraliseControls(reply.text)}`);
+  if (raw.type === "error") {
+    console.error(`parley debug: ${neutraliseControls(raw.text)}`);
     return 1;
   }
   if (json) {
-    console.log(JSON.stringify(reply));
+    console.log(JSON.stringify(raw));
     return 0;
   }
+  const reply = harmless(raw);
   switch (reply.type) {
     case "status":
       console.log(formatStatus(reply));

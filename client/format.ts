@@ -86,7 +86,8 @@ function decapitalise(text: string): string {
   return text;
 }
 
-function plural(n: number, one: string, many: string): string {
+/** `n` with the word for it: `1 message`, `2 messages`. */
+export function plural(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
