@@ -6,6 +6,7 @@
  */
 
 import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { writeStdout } from "../client/stdout.ts";
 import { spellOutControls } from "../protocol/controls.ts";
 import { parseAddress } from "../transport/socket.ts";
 import { VERSION } from "../version.ts";
@@ -26,21 +27,6 @@ export class UsageExit extends Error {
 }
 
 /**
- * Writes `--help` or `--version` text to stdout. A reader gone before it
- * was written (`| true`) leaves nothing to do: no stack trace.
- */
-function writeHelp(text: string): void {
-  const bytes = new TextEncoder().encode(text);
-  try {
-    for (let at = 0; at < bytes.length;) {
-      at += Deno.stdout.writeSync(bytes.subarray(at));
-    }
-  } catch {
-    // Stdout is closed; the status is still that of the request.
-  }
-}
-
-/**
  * A commander program for `parley NAME`, set up to throw
  * {@linkcode UsageExit} instead of exiting the process.
  */
@@ -52,7 +38,10 @@ export function newCommand(name: string, summary: string): Command {
     .allowExcessArguments(false)
     .exitOverride()
     .configureOutput({
-      writeOut: writeHelp,
+      // --help and --version: a reader gone before the text was written
+      // (`| true`) leaves nothing to do, and the status stays that of
+      // the request.
+      writeOut: (text) => void writeStdout(text),
       // Errors are reported once, by parseOrExit.
       writeErr: () => {},
     });

@@ -19,6 +19,7 @@ import * as readline from "node:readline";
 import { Writable } from "node:stream";
 import process from "node:process";
 import { batchTypedText, type ReadlineInternals } from "./typing.ts";
+import { writeStdout } from "./stdout.ts";
 
 /** What a {@linkcode Terminal} reads and where it writes. */
 export interface TerminalOptions {
@@ -29,7 +30,6 @@ export interface TerminalOptions {
 /** A line, or null at end of input, Ctrl-C or close. */
 export type LineOrEnd = string | null;
 
-const encoder = new TextEncoder();
 const HISTORY_SIZE = 200;
 
 /**
@@ -38,37 +38,6 @@ const HISTORY_SIZE = 200;
  * continued message), so it is decided when its turn comes.
  */
 const EMPTY_CTRL_D = Symbol("Ctrl-D at an empty line");
-
-/** Something to wait on, synchronously, between tries of a busy stdout. */
-const PAUSE = new Int32Array(new SharedArrayBuffer(4));
-
-/**
- * Writes all of `text` to stdout before returning.
- *
- * @returns False when stdout is gone: a pipe whose reader closed it
- * (`| head -2`), a terminal hung up. Nothing after the error was written.
- */
-function writeStdout(text: string): boolean {
-  const bytes = encoder.encode(text);
-  let offset = 0;
-  while (offset < bytes.length) {
-    try {
-      offset += Deno.stdout.writeSync(bytes.subarray(offset));
-    } catch (error) {
-      // Not gone, only busy: a stdout left non-blocking by whoever started
-      // us is full, or a signal cut the write short. Wait a moment, again.
-      if (
-        error instanceof Deno.errors.WouldBlock ||
-        error instanceof Deno.errors.Interrupted
-      ) {
-        Atomics.wait(PAUSE, 0, 0, 5);
-        continue;
-      }
-      return false;
-    }
-  }
-  return true;
-}
 
 /** The signals that end the client from outside, politely. */
 export type EndSignal = "SIGHUP" | "SIGTERM";
