@@ -6,23 +6,19 @@
 
 import assert from "node:assert/strict";
 import { isTimed, tempDir, untimed } from "./support/output.ts";
-import { chat, ServerProcess } from "./support/processes.ts";
+import {
+  chat,
+  register,
+  ServerProcess,
+  storeBacklog,
+} from "./support/processes.ts";
 
 Deno.test("piped chat ending its input at once shows and acks the whole stored backlog", async () => {
   const [dir, cleanup] = await tempDir();
   const server = await ServerProcess.start(dir);
   try {
-    const register = chat("eve", "pw", "--server", server.address);
-    await register.endInput();
-    assert.equal((await register.exit()).code, 0);
-
-    const pad = "x".repeat(1000);
-    const alice = chat("alice", "pw", "--server", server.address);
-    const lines = Array.from({ length: 500 }, (_, i) => `@eve e${i} ${pad}`);
-    await alice.type(...lines);
-    await alice.endInput();
-    const sent = await alice.exit();
-    assert.equal(sent.code, 0, alice.stderr.lines.join("\n"));
+    await register(server, "eve", "pw");
+    const lines = await storeBacklog(server, "eve", 500);
 
     const eve = chat("eve", "pw", "--server", server.address);
     await eve.endInput();

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { isTimed, tempDir, untimed } from "./support/output.ts";
-import { chat, ServerProcess } from "./support/processes.ts";
+import { chat, register, ServerProcess } from "./support/processes.ts";
 import { shellQuote } from "./support/pty.ts";
 
 const MOD = new URL("../mod.ts", import.meta.url).pathname;
@@ -31,18 +31,6 @@ async function chatFromFile(
     stdout: text.split("\n").filter((line) => line !== ""),
     stderr: new TextDecoder().decode(stderr),
   };
-}
-
-/** Registers `name` with `password` and leaves. */
-async function register(
-  server: ServerProcess,
-  name: string,
-  password: string,
-): Promise<void> {
-  const client = chat(name, password, "--server", server.address);
-  await client.stdout.waitFor("*** connected to");
-  await client.endInput();
-  assert.equal((await client.exit()).code, 0);
 }
 
 Deno.test("parley chat with input from a file runs every line, waits for the answers and exits 1 for the refused message", async () => {

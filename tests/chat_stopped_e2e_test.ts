@@ -7,7 +7,12 @@
 
 import assert from "node:assert/strict";
 import { tempDir } from "./support/output.ts";
-import { chat, ServerProcess } from "./support/processes.ts";
+import {
+  chat,
+  register,
+  ServerProcess,
+  storeBacklog,
+} from "./support/processes.ts";
 
 const MOD = new URL("../mod.ts", import.meta.url).pathname;
 const decoder = new TextDecoder();
@@ -63,18 +68,10 @@ Deno.test("piped chat whose reader goes away leaves with bye and exits 141, with
   const [dir, cleanup] = await tempDir();
   const server = await ServerProcess.start(dir);
   try {
-    const register = chat("eve", "pw", "--server", server.address);
-    await register.endInput();
-    assert.equal((await register.exit()).code, 0);
+    await register(server, "eve", "pw");
     // More than a pipe holds, so the client is still writing when the
     // reader goes.
-    const pad = "x".repeat(1000);
-    const alice = chat("alice", "pw", "--server", server.address);
-    await alice.type(
-      ...Array.from({ length: 200 }, (_, i) => `@eve e${i} ${pad}`),
-    );
-    await alice.endInput();
-    assert.equal((await alice.exit()).code, 0);
+    await storeBacklog(server, "eve", 200);
 
     const result = await headOf(
       ["--name", "eve", "--server", server.address],

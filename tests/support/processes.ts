@@ -8,6 +8,8 @@
  * @module
  */
 
+import assert from "node:assert/strict";
+
 const MOD = new URL("../../mod.ts", import.meta.url).pathname;
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -216,4 +218,36 @@ export function chat(
   return new ParleyProcess(["chat", "--name", name, ...flags], {
     PARLEY_PASSWORD: password,
   });
+}
+
+/** Registers `name` with `password` by a piped `parley chat` that leaves. */
+export async function register(
+  server: ServerProcess,
+  name: string,
+  password: string,
+): Promise<void> {
+  const client = chat(name, password, "--server", server.address);
+  await client.stdout.waitFor("*** connected to");
+  await client.endInput();
+  assert.equal((await client.exit()).code, 0);
+}
+
+/**
+ * Stores `count` messages of about 1 KB for `to`, registered and offline,
+ * sent by a piped `parley chat` as alice (password `pw`).
+ *
+ * @returns The lines alice typed: `@to eN xxx…`.
+ */
+export async function storeBacklog(
+  server: ServerProcess,
+  to: string,
+  count: number,
+): Promise<string[]> {
+  const pad = "x".repeat(1000);
+  const lines = Array.from({ length: count }, (_, i) => `@${to} e${i} ${pad}`);
+  const alice = chat("alice", "pw", "--server", server.address);
+  await alice.type(...lines);
+  await alice.endInput();
+  assert.equal((await alice.exit()).code, 0, alice.stderr.lines.join("\n"));
+  return lines;
 }
