@@ -105,6 +105,23 @@ async function saidBye(server: ServerProcess): Promise<void> {
   await server.stderr.waitFor(/Closed conn-\d+ \S+ (alice|-): client_left$/);
 }
 
+/**
+ * Waits for the client to end, and checks that it said `last` before its
+ * exit status `exit`, gave the terminal back with echo on, and left the
+ * server with a bye.
+ */
+async function leftWithBye(
+  s: Setup,
+  exit: number,
+  last = `${s.server.address}|alice > *** disconnected: goodbye`,
+): Promise<void> {
+  const end = await ending(s.pty);
+  assert.equal(end.before.at(-1), last);
+  assert.equal(end.exit, `exit=${exit}`);
+  assert.equal(end.echo, "echo");
+  await saidBye(s.server);
+}
+
 Deno.test("Ctrl-D at an empty prompt quits with bye and exit 0, echo on", async () => {
   await registered(async (s) => {
     await s.pty.type("WHO" + ENTER);
@@ -112,14 +129,7 @@ Deno.test("Ctrl-D at an empty prompt quits with bye and exit 0, echo on", async 
     await s.pty.expect(`WHO\n`);
     await s.pty.expect("*** online: alice");
     await s.pty.type(CTRL_D);
-    const end = await ending(s.pty);
-    assert.equal(
-      end.before.at(-1),
-      `${s.server.address}|alice > *** disconnected: goodbye`,
-    );
-    assert.equal(end.exit, "exit=0");
-    assert.equal(end.echo, "echo");
-    await saidBye(s.server);
+    await leftWithBye(s, 0);
   });
 });
 
@@ -564,15 +574,12 @@ Deno.test("SIGTERM leaves with bye, gives the terminal back with echo on and exi
     await s.pty.type("@alice half-typed");
     await s.pty.expect("half-typed");
     Deno.kill(await chatPid(s.server.address), "SIGTERM");
-    const end = await ending(s.pty);
     // The half-typed line is erased (not shown here, controls stripped).
-    assert.equal(
-      end.before.at(-1),
+    await leftWithBye(
+      s,
+      143,
       `${s.server.address}|alice > @alice half-typed*** disconnected: goodbye`,
     );
-    assert.equal(end.exit, "exit=143");
-    assert.equal(end.echo, "echo");
-    await saidBye(s.server);
     assert.doesNotMatch(s.pty.screen, /alice -> alice/);
   });
 });
@@ -596,14 +603,7 @@ Deno.test("SIGTERM at the hidden password prompt exits 143 with bye, echo on", a
 Deno.test("SIGHUP leaves with bye, gives the terminal back with echo on and exits 129", async () => {
   await registered(async (s) => {
     Deno.kill(await chatPid(s.server.address), "SIGHUP");
-    const end = await ending(s.pty);
-    assert.equal(
-      end.before.at(-1),
-      `${s.server.address}|alice > *** disconnected: goodbye`,
-    );
-    assert.equal(end.exit, "exit=129");
-    assert.equal(end.echo, "echo");
-    await saidBye(s.server);
+    await leftWithBye(s, 129);
   });
 });
 
