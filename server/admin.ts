@@ -76,15 +76,11 @@ class AdminError extends Error {
 
 const digest = (text: string) => createHash("sha256").update(text).digest();
 
-/** The admin endpoint could not listen at `where`; the cause says why. */
+/** The admin endpoint could not listen somewhere; the message says where and why. */
 export class AdminListenError extends Error {
-  constructor(readonly where: string, cause: unknown) {
-    super(
-      `cannot offer parley debug on ${where}: ${(cause as Error).message}`,
-      {
-        cause,
-      },
-    );
+  constructor(where: string, cause: unknown) {
+    const why = (cause as Error).message;
+    super(`cannot offer parley debug on ${where}: ${why}`, { cause });
     this.name = "AdminListenError";
   }
 }
