@@ -27,7 +27,12 @@ Deno.test("clients reset while a broadcast is sent to them crash nothing and the
       await Promise.all(
         victims.map((v) => v.send({ type: "password", password: "pw" })),
       );
-      await new Promise((r) => setTimeout(r, 30));
+      // Logged in, so they are among the broadcast's receivers; a fixed
+      // wait left many still hashing their password on a busy machine.
+      await server.stderr.waitForCount(
+        (line) => /\] parley·auth: v\d logged in on conn-/.test(line),
+        (round + 1) * VICTIMS,
+      );
       const broadcast = [];
       for (let i = 0; i < 5; i++) {
         broadcast.push({
@@ -53,8 +58,7 @@ Deno.test("clients reset while a broadcast is sent to them crash nothing and the
       assert.equal(texts.length, total, "every broadcast arrived");
       assert.equal(new Set(texts).size, total, "and each only once");
     }
-    // Most victims were logged in (receiving) when they reset; a few may
-    // lose the race to their own login.
+    // Every victim was logged in (receiving) when it reset.
     await server.stderr.waitForCount(
       (line) => /Closed conn-\d+ \S+ v\d: connection_lost/.test(line),
       (ROUNDS * VICTIMS) / 2,
