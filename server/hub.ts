@@ -56,33 +56,55 @@ const noSuchUser = (name: string) =>
 const STORE_WARNING_MS = 10_000;
 
 /**
- * Counts events for a warning logged at most once per `everyMs`, which
- * says how many came since the one before.
+ * A warning about a repeated event, logged at most once per `everyMs`: the
+ * first event at once, the ones after it summed up in one line when the
+ * period is over, by the next event or, if none comes, by a timer. So a
+ * burst is neither one line per event nor left uncounted at its end.
  */
-class WarningThrottle {
-  #unlogged = 0;
+class WarningThrottle<E> {
+  #counted = 0;
+  #last: E | null = null;
   #loggedAt = -Infinity;
-
-  constructor(readonly everyMs: number) {}
-
-  /** Counts one event; see {@linkcode take}. */
-  count(now: number): number | null {
-    this.#unlogged++;
-    return this.take(now);
-  }
+  #cancel: (() => void) | null = null;
 
   /**
-   * The events counted since the last warning, when a warning is due now
-   * (then counting starts again), else null.
+   * @param report Logs the line: the latest event, and how many counted
+   * events it sums up.
    */
-  take(now: number): number | null {
-    if (now - this.#loggedAt < this.everyMs) return null;
-    const events = this.#unlogged;
-    this.#unlogged = 0;
-    this.#loggedAt = now;
-    return events;
+  constructor(
+    readonly everyMs: number,
+    readonly ports: Pick<HubPorts, "now" | "setTimer">,
+    readonly report: (last: E, counted: number) => void,
+  ) {}
+
+  /** Notes an event; `counted` false leaves it out of the count. */
+  note(event: E, counted = true): void {
+    if (counted) this.#counted++;
+    this.#last = event;
+    const wait = this.#loggedAt + this.everyMs - this.ports.now();
+    if (wait <= 0) return this.flush();
+    this.#cancel ??= this.ports.setTimer(wait, () => {
+      this.#cancel = null;
+      this.flush();
+    });
+  }
+
+  /** Logs what was noted since the last line, if anything, now. */
+  flush(): void {
+    this.#cancel?.();
+    this.#cancel = null;
+    const last = this.#last;
+    if (last === null) return;
+    const counted = this.#counted;
+    this.#last = null;
+    this.#counted = 0;
+    this.#loggedAt = this.ports.now();
+    this.report(last, counted);
   }
 }
+
+/** What the store warnings sum up: a refused message, or a stored one. */
+type StoreEvent = { stored: false; cause: unknown } | { stored: true };
 
 /** Outgoing bytes above which a replay waits for the client to read. */
 const REPLAY_HIGH_WATER = 256 * 1024;
@@ -104,6 +126,8 @@ export interface HubPorts {
   accountName(key: string): Promise<string | null>;
   /** Server time in milliseconds. */
   now(): number;
+  /** Calls `fire` after `ms` (or a little later); returns a canceller. */
+  setTimer(ms: number, fire: () => void): () => void;
   /**
    * Settings announced in `ready`; the hub enforces the rate it announces
    * (`rateLimit` 0: none).
@@ -201,16 +225,56 @@ export class Hub {
    * full disk refuses most messages (a small one may still fit), and is
    * logged once per burst, not per message.
    */
-  readonly #storeFailures = new WarningThrottle(STORE_WARNING_MS);
+  readonly #storeWarnings: WarningThrottle<StoreEvent>;
   #storeFailing = false;
   /** Acknowledgements whose removal failed. */
-  readonly #removeFailures = new WarningThrottle(STORE_WARNING_MS);
+  readonly #removeWarnings: WarningThrottle<{ name: string; error: unknown }>;
   /** The clock of every session's rate limit: one function for all. */
   readonly #now = () => this.#ports.now();
 
   constructor(ports: HubPorts, mailboxes: Mailboxes) {
     this.#ports = ports;
     this.#mailboxes = mailboxes;
+    this.#storeWarnings = new WarningThrottle(
+      STORE_WARNING_MS,
+      ports,
+      (last, refused) => {
+        if (!last.stored) {
+          log.warn(
+            "Cannot store private messages: {error}; {refused} refused since the last such warning (one per 10 s at most)",
+            { error: last.cause, refused },
+          );
+          return;
+        }
+        this.#storeFailing = false;
+        if (refused === 0) log.warn("Private messages are stored again");
+        else {
+          log.warn(
+            "Private messages are stored again; {refused} more refused since the last warning",
+            { refused },
+          );
+        }
+      },
+    );
+    this.#removeWarnings = new WarningThrottle(
+      STORE_WARNING_MS,
+      ports,
+      ({ name, error }, failed) =>
+        log.warn(
+          "Cannot remove acknowledged messages of {name}: {error} (retried later); acknowledgements failed since the last such warning, one per 10 s at most: {failed}",
+          { name, error, failed },
+        ),
+    );
+  }
+
+  /**
+   * Logs the warnings still being summed up, now instead of at the end of
+   * their period, and stops their timers. Called at shutdown, after the
+   * last commit.
+   */
+  close(): void {
+    this.#storeWarnings.flush();
+    this.#removeWarnings.flush();
   }
 
   /** The session of a user, if online. */
@@ -617,12 +681,7 @@ export class Hub {
    */
   #storeFailed(cause: unknown): void {
     this.#storeFailing = true;
-    const refused = this.#storeFailures.count(this.#ports.now());
-    if (refused === null) return;
-    log.warn(
-      "Cannot store private messages: {error}; {refused} refused since the last such warning (one per 10 s at most)",
-      { error: cause, refused },
-    );
+    this.#storeWarnings.note({ stored: false, cause });
   }
 
   /**
@@ -632,14 +691,7 @@ export class Hub {
    * stores one message in several does not flood the log either.
    */
   #storeWorks(): void {
-    if (!this.#storeFailing) return;
-    const refused = this.#storeFailures.take(this.#ports.now());
-    if (refused === null) return;
-    log.warn(
-      "Private messages are stored again; {refused} more refused since the last warning",
-      { refused },
-    );
-    this.#storeFailing = false;
+    if (this.#storeFailing) this.#storeWarnings.note({ stored: true }, false);
   }
 
   #refuse(
@@ -710,11 +762,6 @@ export class Hub {
    * every acknowledgement fails, and the ones in between are counted.
    */
   #removeFailed(name: string, error: unknown): void {
-    const failed = this.#removeFailures.count(this.#ports.now());
-    if (failed === null) return;
-    log.warn(
-      "Cannot remove acknowledged messages of {name}: {error} (retried later); acknowledgements failed since the last such warning, one per 10 s at most: {failed}",
-      { name, error, failed },
-    );
+    this.#removeWarnings.note({ name, error });
   }
 }

@@ -209,6 +209,7 @@ export async function startServer(
     queuedBytes: (connId) => connections.get(connId)?.link.queuedBytes ?? 0,
     accountName: async (key) => (await accounts.find(key))?.name ?? null,
     now,
+    setTimer: (ms, fire) => timers.set(ms, fire),
     ready: {
       server: `parley/${VERSION}`,
       pingInterval: config.pingIntervalS,
@@ -561,6 +562,7 @@ export async function startServer(
       while (closing.size > 0) await Promise.all(closing);
       mailboxes.close();
       await committer.drain();
+      hub.close();
       supervisor.stop();
       hashThreads.close();
       kv.close();

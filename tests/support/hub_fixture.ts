@@ -34,7 +34,7 @@ export interface HubFixture {
   framesTo(connId: string): ServerFrame[];
   /** Connections kicked, with the reason. */
   kicked: Array<[string, string]>;
-  /** Moves the fake clock on. */
+  /** Moves the fake clock on, firing the timers that fall due. */
   tick(ms: number): void;
   close(): Promise<void>;
 }
@@ -57,6 +57,7 @@ export async function startHub(
   });
   const written: Array<[string, ServerFrame]> = [];
   const kicked: Array<[string, string]> = [];
+  let timers: Array<{ at: number; fire: () => void }> = [];
   const hub = new Hub({
     write: (connId, frame) => {
       written.push([connId, frame]);
@@ -69,6 +70,11 @@ export async function startHub(
     kick: (connId, reason) => kicked.push([connId, reason]),
     accountName: (key) => Promise.resolve(accounts.includes(key) ? key : null),
     now: () => now,
+    setTimer(ms, fire) {
+      const timer = { at: now + ms, fire };
+      timers.push(timer);
+      return () => timers = timers.filter((t) => t !== timer);
+    },
     ready: {
       server: "test",
       pingInterval: 30,
@@ -85,10 +91,16 @@ export async function startHub(
     framesTo: (connId) =>
       written.filter(([c]) => c === connId).map(([, f]) => f),
     kicked,
-    tick: (ms) => now += ms,
+    tick(ms) {
+      now += ms;
+      const due = timers.filter((t) => t.at <= now);
+      timers = timers.filter((t) => t.at > now);
+      for (const timer of due.sort((a, b) => a.at - b.at)) timer.fire();
+    },
     async close() {
       mailboxes.close();
       await committer.drain();
+      hub.close();
       kv.close();
     },
   };
