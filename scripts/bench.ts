@@ -14,6 +14,8 @@
  * - `--pin`: server on core 0, generator on core 1 (needs `taskset`)
  * - `--scenario NAME`: run only this one (repeatable)
  * - `--cpu-prof DIR`: write a V8 CPU profile of each server into DIR
+ * - `--heap-prof DIR`: write a sampling heap profile of each parley server
+ *   into DIR (every allocation, garbage included; `scripts/heap_probe.ts`)
  * - `--steady-rate N`: messages per second of `relay-steady`, `steady` and
  *   `storm` (default 10,000), to find the load a latency target holds at
  * - `--netlog`: every parley server also writes a netlog, to see its cost
@@ -30,6 +32,7 @@ const ROOT = new URL("..", import.meta.url).pathname;
 const MOD = join(ROOT, "mod.ts");
 const LOADGEN = join(ROOT, "scripts", "loadgen.ts");
 const RELAY = join(ROOT, "scripts", "relay.ts");
+const HEAP_PROBE = join(ROOT, "scripts", "heap_probe.ts");
 const decoder = new TextDecoder();
 
 /** Server CPU and memory at one moment, from /proc. */
@@ -109,6 +112,7 @@ interface Options {
   quick: boolean;
   pin: boolean;
   cpuProf: string | null;
+  heapProf: string | null;
   /** Messages per second of `steady` and `storm`; null for the default. */
   steadyRate: number | null;
   /** Whether parley servers write a netlog (into their temporary folder). */
@@ -134,12 +138,14 @@ class ServerUnderTest {
     const prof = options.cpuProf
       ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProf}`]
       : [];
+    const heap = options.heapProf ? ["--preload", HEAP_PROBE] : [];
     const args = kind === "parley"
       ? [
         "run",
         "-A",
         "--unstable-kv",
         ...prof,
+        ...heap,
         MOD,
         "serve",
         "--port",
@@ -163,7 +169,10 @@ class ServerUnderTest {
       args: full,
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1" },
+      env: {
+        NO_COLOR: "1",
+        ...options.heapProf ? { PARLEY_HEAP_PROF: options.heapProf } : {},
+      },
     }).spawn();
     this.stderr = tail(this.child.stderr);
     const lines = new Lines(this.child.stdout);
@@ -508,6 +517,7 @@ if (import.meta.main) {
       pin: { type: "boolean", default: false },
       scenario: { type: "string", multiple: true },
       "cpu-prof": { type: "string" },
+      "heap-prof": { type: "string" },
       "steady-rate": { type: "string" },
       netlog: { type: "boolean", default: false },
     },
@@ -517,6 +527,7 @@ if (import.meta.main) {
     quick: values.quick,
     pin: values.pin,
     cpuProf: values["cpu-prof"] ?? null,
+    heapProf: values["heap-prof"] ?? null,
     steadyRate: null,
     netlog: values.netlog,
   };
@@ -532,6 +543,7 @@ if (import.meta.main) {
     }
     options.steadyRate = rate;
   }
+  if (options.heapProf) Deno.mkdirSync(options.heapProf, { recursive: true });
   if (options.pin) {
     const found = await new Deno.Command("taskset", { args: ["-V"] }).output()
       .then(() => true, () => false);
