@@ -164,6 +164,14 @@ export class Mailboxes {
   readonly #boxes = new Map<string, Box | Promise<Box>>();
   readonly #sweeps = new Map<string, Promise<void>>();
   /**
+   * Appends that wait for their user's mailbox to be read or swept, by
+   * user. While any wait, later appends to the user wait as well, and a
+   * sweep stays listed until all those waiting for it have their numbers:
+   * one that comes after a sweep has ended but before its waiters have
+   * resumed waits on it too, and so resumes after them.
+   */
+  readonly #waiting = new Map<string, number>();
+  /**
    * The chunks on disk of the mailboxes not read yet, by user: listed once,
    * by the first mailbox read. A mailbox read takes its user's out.
    */
@@ -294,53 +302,81 @@ export class Mailboxes {
   }
 
   /**
-   * Stores a message for `key` and resolves once it is on disk.
+   * Stores a message for `key` and resolves with it, numbered, once it is
+   * on disk: {@linkcode store} on a copy, for callers that want the
+   * numbered message back.
    *
-   * Messages to one recipient get their numbers in call order, so one
-   * sender's messages keep their order.
-   *
-   * @throws {ProtocolError} `mailbox_full` when the recipient already has
-   * `maxStored` messages (nothing is stored); `store_failed` when writing
-   * failed (nothing is stored).
+   * @throws {ProtocolError} as {@linkcode store} does.
    */
   async append(
     key: string,
     message: Omit<StoredMessage, "seq">,
   ): Promise<StoredMessage> {
+    const stored = { seq: 0, ...message };
+    await this.store(key, stored);
+    return stored;
+  }
+
+  /**
+   * Numbers a message for `key` (sets its `seq`) and resolves once it is on
+   * disk. Messages to one recipient get their numbers in call order, so
+   * one sender's messages keep their order.
+   *
+   * Every private message comes here: most go to a mailbox that is loaded,
+   * has room and is not being swept, and for those this allocates nothing
+   * of its own. They take their number at once and share the promise of
+   * the chunk they join.
+   *
+   * @throws {ProtocolError} `mailbox_full` when the recipient already has
+   * `maxStored` messages (nothing is stored); `store_failed` when writing
+   * failed (nothing is stored).
+   */
+  store(key: string, message: StoredMessage): Promise<void> {
     const known = this.#box(key);
-    const box = known instanceof Promise ? await known : known;
-    // While a full mailbox is swept, later messages to it wait behind the
-    // sweep, all on the same promise, so they keep their order.
-    let sweeping = this.#sweeps.get(key);
-    if (!sweeping && box.count >= this.#options.maxStored) {
-      sweeping = this.#sweep(key, box).catch(() => {}).finally(() =>
-        this.#sweeps.delete(key)
-      );
-      this.#sweeps.set(key, sweeping);
+    if (
+      !(known instanceof Promise) && !this.#waiting.has(key) &&
+      known.count < this.#options.maxStored
+    ) {
+      return this.#addToChunk(key, known, message);
     }
-    if (sweeping) await sweeping;
+    return this.#storeLater(key, known, message);
+  }
+
+  /**
+   * {@linkcode store} once the mailbox is read, or swept when full. The
+   * messages waiting for the same promise resume in call order.
+   */
+  async #storeLater(
+    key: string,
+    known: Box | Promise<Box>,
+    message: StoredMessage,
+  ): Promise<void> {
+    this.#waiting.set(key, (this.#waiting.get(key) ?? 0) + 1);
+    let box;
+    try {
+      box = known instanceof Promise ? await known : known;
+      let sweeping = this.#sweeps.get(key);
+      if (!sweeping && box.count >= this.#options.maxStored) {
+        sweeping = this.#sweep(key, box).catch(() => {});
+        this.#sweeps.set(key, sweeping);
+      }
+      if (sweeping) await sweeping;
+    } finally {
+      const left = this.#waiting.get(key)! - 1;
+      if (left > 0) {
+        this.#waiting.set(key, left);
+      } else {
+        this.#waiting.delete(key);
+        this.#sweeps.delete(key);
+      }
+    }
     if (box.count >= this.#options.maxStored) {
       throw new ProtocolError(
         "mailbox_full",
         `The mailbox of ${message.to} is full (${this.#options.maxStored} messages); the message was not stored, try again later`,
       );
     }
-    const stored = { seq: box.next, ...message };
-    box.next++;
-    box.count++;
-    try {
-      await this.#addToChunk(key, box, stored);
-    } catch (error) {
-      throw new ProtocolError(
-        "store_failed",
-        `The server could not store the message (${
-          (error as Error).message
-        }); it was not sent, try again`,
-        { cause: error },
-      );
-    }
-    this.#stored++;
-    return stored;
+    return this.#addToChunk(key, box, message);
   }
 
   /**
@@ -348,6 +384,8 @@ export class Mailboxes {
    * starts one; resolves when that chunk is on disk.
    */
   #addToChunk(key: string, box: Box, stored: StoredMessage): Promise<void> {
+    stored.seq = box.next++;
+    box.count++;
     const size = sizeOf(stored);
     const chunk = box.open;
     if (
@@ -381,8 +419,9 @@ export class Mailboxes {
         writes.push(this.#cursorWrite(key, box));
       }
       return { writes, bytes: fresh.bytes + 128 };
-    });
-    fresh.committed.catch(() => {
+    }).then(() => {
+      this.#stored += fresh.messages.length;
+    }, (error) => {
       // Not stored: later messages start another chunk, the count drops
       // what it held, and the next chunk writes the mark again.
       this.#close(box, fresh);
@@ -395,6 +434,13 @@ export class Mailboxes {
           fresh.last - Math.max(fresh.first, box.first) + 1,
         );
       }
+      throw new ProtocolError(
+        "store_failed",
+        `The server could not store the message (${
+          (error as Error).message
+        }); it was not sent, try again`,
+        { cause: error },
+      );
     });
     return fresh.committed;
   }

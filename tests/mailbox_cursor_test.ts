@@ -138,6 +138,7 @@ Deno.test("after a failed commit the next chunk writes the mark again", async ()
     assert.equal(mailboxes.waiting("bob"), 0);
     const kept = await mailboxes.append("bob", message("kept"));
     assert.ok((await cursorOf(kv))!.next > kept.seq);
+    assert.equal(mailboxes.storedSinceStart, 1, "the lost one not counted");
     await committer.drain();
     kv.close();
 

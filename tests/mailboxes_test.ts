@@ -39,6 +39,7 @@ Deno.test("mailbox numbers messages in call order and keeps them until acked", a
       [2, "b"],
       [3, "c"],
     ]);
+    assert.equal(mailboxes.storedSinceStart, 3);
     await mailboxes.acknowledge("bob", 2);
     const opened = await mailboxes.open("bob");
     assert.deepEqual(opened.messages.map((m) => m.text), ["c"]);
@@ -130,6 +131,57 @@ Deno.test("a full mailbox makes room by dropping expired messages first", async 
     assert.deepEqual(opened.messages.map((m) => m.text), ["fresh"]);
     assert.equal(opened.expired, 2);
   }, { maxStored: 2, ttlMs: DAY });
+});
+
+/** A committer that hands each commit's promise to `seen` as well. */
+class WatchedCommitter extends GroupCommitter {
+  seen: (commit: Promise<void>) => void = () => {};
+
+  override write(...args: Parameters<GroupCommitter["write"]>) {
+    const commit = super.write(...args);
+    this.seen(commit);
+    return commit;
+  }
+}
+
+Deno.test("messages to a full mailbox keep their call order while it is swept, whenever the later ones come", async () => {
+  // A message that comes while earlier ones wait for the sweep must not
+  // take its number before them, however many turns after the sweep's
+  // commit it comes.
+  for (let turns = 0; turns < 20; turns++) {
+    const kv = await openDatabase(":memory:");
+    const committer = new WatchedCommitter(kv);
+    let now = 1_000 * DAY;
+    const mailboxes = new Mailboxes(kv, committer, {
+      maxStored: 2,
+      ttlMs: DAY,
+      now: () => now,
+    });
+    try {
+      await mailboxes.append("bob", message("old1", now));
+      await mailboxes.append("bob", message("old2", now));
+      now += 2 * DAY;
+      let second: Promise<{ seq: number }> | undefined;
+      committer.seen = (sweep) => {
+        committer.seen = () => {};
+        let later = sweep;
+        for (let i = 0; i < turns; i++) later = later.then(() => {});
+        second = later.then(() =>
+          mailboxes.append("bob", message("second", now))
+        );
+      };
+      const first = await mailboxes.append("bob", message("first", now));
+      assert.ok(second, "the sweep committed");
+      assert.deepEqual(
+        [first.seq, (await second).seq],
+        [3, 4],
+        `second sent ${turns} turns after the sweep's commit`,
+      );
+    } finally {
+      await committer.drain();
+      kv.close();
+    }
+  }
 });
 
 Deno.test("messages to one recipient waiting for the same commit share one chunk until all are acked", async () => {
