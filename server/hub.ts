@@ -150,14 +150,19 @@ export interface Session {
   held: StoredMessage[];
   /** Highest private `seq` written to this connection. */
   lastSent: number;
-  /** Sent, not yet acknowledged: who to tell when they are. */
-  unacked: Map<number, { fromKey: string; id: string }> | null;
+  /**
+   * Sent, not yet acknowledged, in `seq` order: who to tell when they are.
+   * A queue, as acknowledgements take them from the front.
+   */
+  unacked: Unacked[] | null;
   closed: boolean;
   /** Sends waiting for a name lookup, and the chain that orders them. */
   lookups: number;
   chain: Promise<void> | null;
   /** Messages being stored, not yet answered. */
-  storing: Set<Promise<void>> | null;
+  storing: number;
+  /** Waiting for `storing` to drop to 0; made when one waits. */
+  stored: Array<() => void> | null;
   /**
    * Frames that get an answer (`send`, `who`, `ping`, refusals), numbered
    * so far, and how many of their answers have gone out.
@@ -188,6 +193,14 @@ export interface Session {
  * two pongs come this close together; the first of them goes uncounted.
  */
 const PONG_GUARD_MS = 1_000;
+
+/** A message pushed to its recipient and not acknowledged yet. */
+interface Unacked {
+  seq: number;
+  /** Its sender's key and `send` id, for the `delivered` receipt. */
+  fromKey: string;
+  id: string;
+}
 
 /** A private message on its way to its recipient. */
 interface Inbound {
@@ -303,7 +316,8 @@ export class Hub {
       closed: false,
       lookups: 0,
       chain: null,
-      storing: null,
+      storing: 0,
+      stored: null,
       sends: 0,
       released: 0,
       waiting: null,
@@ -370,8 +384,8 @@ export class Hub {
   #push(session: Session, message: StoredMessage): void {
     if (message.seq <= session.lastSent) return;
     session.lastSent = message.seq;
-    session.unacked ??= new Map();
-    session.unacked.set(message.seq, {
+    (session.unacked ??= []).push({
+      seq: message.seq,
       fromKey: message.fromKey,
       id: message.id,
     });
@@ -396,7 +410,13 @@ export class Hub {
     if (!session) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
-      Promise.allSettled([session.chain, ...session.storing ?? []]),
+      Promise.allSettled([session.chain]).then(() =>
+        session.storing === 0
+          ? undefined
+          : new Promise<void>((resolve) =>
+            (session.stored ??= []).push(resolve)
+          )
+      ),
       new Promise((resolve) => timer = setTimeout(resolve, timeoutMs)),
     ]);
     clearTimeout(timer);
@@ -462,8 +482,8 @@ export class Hub {
 
   /** Whether an `ack` of `seq` acknowledges a message not yet acknowledged. */
   #acknowledges(session: Session, seq: number): boolean {
-    const oldest = session.unacked?.keys().next().value;
-    return oldest !== undefined && oldest <= seq;
+    const oldest = session.unacked?.[0];
+    return oldest !== undefined && oldest.seq <= seq;
   }
 
   /**
@@ -617,39 +637,58 @@ export class Hub {
     const queue = this.#inbound.get(toKey);
     if (queue) queue.push(inbound);
     else this.#inbound.set(toKey, [inbound]);
-    const storing = this.#mailboxes.append(toKey, {
+    const stored: StoredMessage = {
+      seq: 0,
       from: session.name,
       fromKey: session.key,
       to,
       ts,
       text: frame.text,
       id: frame.id,
-    }).then((stored) => {
-      this.#storeWorks();
-      this.#release(session, n, () => {
-        if (!session.closed) {
-          this.#ports.write(session.connId, {
-            type: "accepted",
-            id: frame.id,
-            to,
-            ts,
-            status: this.#byKey.has(toKey) ? "sent" : "stored",
-          });
-        }
-        this.stats.routed++;
-        this.#deliver(toKey, inbound, stored);
-      });
-    }, (error) => {
-      if (error instanceof ProtocolError && error.code === "store_failed") {
-        this.#storeFailed(error.cause);
+    };
+    const storing = this.#mailboxes.store(toKey, stored).then(() => {
+      try {
+        this.#storeWorks();
+        this.#release(session, n, () => {
+          if (!session.closed) {
+            this.#ports.write(session.connId, {
+              type: "accepted",
+              id: frame.id,
+              to,
+              ts,
+              status: this.#byKey.has(toKey) ? "sent" : "stored",
+            });
+          }
+          this.stats.routed++;
+          this.#deliver(toKey, inbound, stored);
+        });
+      } finally {
+        this.#answered(session);
       }
-      this.#deliver(toKey, inbound, null);
-      this.#refuse(session, n, frame, error);
+    }, (error) => {
+      try {
+        if (error instanceof ProtocolError && error.code === "store_failed") {
+          this.#storeFailed(error.cause);
+        }
+        this.#deliver(toKey, inbound, null);
+        this.#refuse(session, n, frame, error);
+      } finally {
+        this.#answered(session);
+      }
     });
-    const pending = session.storing ??= new Set();
-    pending.add(storing);
-    storing.finally(() => pending.delete(storing));
+    session.storing++;
     return storing;
+  }
+
+  /**
+   * A message of the session is stored or refused, and its answer sent or
+   * waiting for its turn: {@linkcode settle} no longer waits for it.
+   */
+  #answered(session: Session): void {
+    if (--session.storing > 0 || session.stored === null) return;
+    const waiting = session.stored;
+    session.stored = null;
+    for (const resolve of waiting) resolve();
   }
 
   /**
@@ -739,9 +778,8 @@ export class Hub {
   #ack(session: Session, seq: number): void {
     const upTo = Math.min(seq, session.lastSent);
     const unacked = session.unacked;
-    for (const [s, origin] of unacked ?? []) {
-      if (s > upTo) break;
-      unacked!.delete(s);
+    while (unacked && unacked.length > 0 && unacked[0].seq <= upTo) {
+      const origin = unacked.shift()!;
       const sender = this.#byKey.get(origin.fromKey);
       if (sender) {
         this.#ports.write(sender.connId, {

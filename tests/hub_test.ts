@@ -160,6 +160,29 @@ class SlowCommitter extends GroupCommitter {
   }
 }
 
+Deno.test("settle waits until every message the session sent is answered, however long storing takes", async () => {
+  // A client that says bye right after sending still hears whether its
+  // messages were taken.
+  const f = await startHub({ committer: (kv) => new SlowCommitter(kv) });
+  await f.hub.enter("c1", "alice", "alice");
+  // Known names, so the sends are stored at once, not after a lookup.
+  await f.hub.enter("c2", "bob", "bob");
+  await f.hub.enter("c3", "carol", "carol");
+  f.written.length = 0;
+  f.hub.handle("c1", [send("1", "bob", "a"), send("2", "carol", "b")]);
+  f.hub.handle("c1", [send("3", "bob", "c")]);
+  await f.hub.settle("c1", 5_000);
+  assert.deepEqual(f.framesTo("c1").map((x) => [x.type, "id" in x && x.id]), [
+    ["accepted", "1"],
+    ["accepted", "2"],
+    ["accepted", "3"],
+  ]);
+  const started = performance.now();
+  await f.hub.settle("c1", 5_000);
+  assert.ok(performance.now() - started < 1_000, "nothing left to wait for");
+  await f.close();
+});
+
 Deno.test("hub keeps one sender's order when private messages and broadcasts mix", async () => {
   // A broadcast goes out at once, a private message only once stored: the
   // broadcasts must still wait for the private messages sent before them.
