@@ -230,3 +230,50 @@ export function hostPort(value: string): string {
     `expected HOST:PORT with a port from 0 to 65535, found ${quote(value)}`,
   );
 }
+
+/**
+ * The largest file a flag naming a password or token (`--password-file`,
+ * `--token-file`, `--admin-token-file`) may point at: far above any secret,
+ * small enough that naming the wrong file (a log, `/dev/zero`) fails at once
+ * instead of being read whole, or forever.
+ */
+export const MAX_SECRET_FILE_BYTES = 64 * 1024;
+
+/**
+ * Reads the file a password or token flag names, as text.
+ *
+ * @throws {UsageExit} Naming `option` of `command`, when the file cannot be
+ * read or is larger than {@linkcode MAX_SECRET_FILE_BYTES}.
+ */
+export function readSecretFile(
+  command: string,
+  option: string,
+  path: string,
+): string {
+  const bytes = new Uint8Array(MAX_SECRET_FILE_BYTES + 1);
+  let length = 0;
+  try {
+    using file = Deno.openSync(path);
+    while (length < bytes.length) {
+      const n = file.readSync(bytes.subarray(length));
+      if (n === null) break;
+      length += n;
+    }
+  } catch (error) {
+    throw flagError(
+      command,
+      option,
+      `cannot read ${quote(path)}: ${(error as Error).message}`,
+    );
+  }
+  if (length > MAX_SECRET_FILE_BYTES) {
+    throw flagError(
+      command,
+      option,
+      `${quote(path)} is larger than ${
+        MAX_SECRET_FILE_BYTES / 1024
+      } KiB, too large to hold a password or token`,
+    );
+  }
+  return new TextDecoder().decode(bytes.subarray(0, length));
+}

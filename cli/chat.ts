@@ -24,7 +24,14 @@ import { type EndSignal, Terminal } from "../client/terminal.ts";
 import type { ProtocolError } from "../protocol/errors.ts";
 import { checkName } from "../protocol/names.ts";
 import { SocketTransport } from "../transport/socket.ts";
-import { filePath, flagError, newCommand, parseArgs, quote } from "./args.ts";
+import {
+  filePath,
+  flagError,
+  newCommand,
+  parseArgs,
+  quote,
+  readSecretFile,
+} from "./args.ts";
 
 /**
  * Exit status when connecting or logging in fails without a terminal, or
@@ -82,16 +89,7 @@ function serverFlag(value: string): string {
  */
 function configuredPassword(file?: string): string | undefined {
   if (file === undefined) return Deno.env.get(PASSWORD_ENV) || undefined;
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(file);
-  } catch (error) {
-    throw flagError(
-      "parley chat",
-      "--password-file <file>",
-      `cannot read ${quote(file)}: ${(error as Error).message}`,
-    );
-  }
+  const text = readSecretFile("parley chat", "--password-file <file>", file);
   const first = text.split(/\r?\n/)[0];
   // The server refuses such a password anyway, after a round trip.
   if (first.trim() === "") {

@@ -28,7 +28,7 @@ import {
   hostPort,
   newCommand,
   parseArgs,
-  quote,
+  readSecretFile,
   UsageExit,
 } from "./args.ts";
 import {
@@ -167,16 +167,11 @@ export async function main(args: string[]): Promise<number> {
   const options = parseDebugArgs(args);
   let token: string | null = null;
   if (options.tokenFile !== null) {
-    try {
-      token = (await Deno.readTextFile(options.tokenFile)).trim();
-    } catch (error) {
-      // Worded and ended like chat's unreadable --password-file.
-      throw flagError(
-        "parley debug",
-        "--token-file <file>",
-        `cannot read ${quote(options.tokenFile)}: ${(error as Error).message}`,
-      );
-    }
+    token = readSecretFile(
+      "parley debug",
+      "--token-file <file>",
+      options.tokenFile,
+    ).trim();
   }
   let client: AdminClient | undefined;
   try {

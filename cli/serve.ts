@@ -23,6 +23,7 @@ import {
   parseArgs,
   positive,
   quote,
+  readSecretFile,
   seconds,
 } from "./args.ts";
 
@@ -230,15 +231,15 @@ function hostAndPort(host: string, port: number): string {
  *
  * @throws {UsageExit} When the file cannot be read or holds a short token.
  */
-async function readToken(file: string): Promise<string> {
+function readToken(file: string): string {
   const bad = (reason: string) =>
     flagError("parley serve", "--admin-token-file <file>", reason);
-  let token: string;
-  try {
-    token = (await Deno.readTextFile(file)).trim();
-  } catch (error) {
-    throw bad(`cannot read ${quote(file)}: ${(error as Error).message}`);
-  }
+  const token = readSecretFile(
+    "parley serve",
+    "--admin-token-file <file>",
+    file,
+  )
+    .trim();
   if (token.length < 16) {
     throw bad(
       `expected a token of at least 16 characters in ${
@@ -308,7 +309,7 @@ export async function main(args: string[]): Promise<number> {
   let token: string | null = null;
   if (config.adminTokenFile !== null) {
     try {
-      token = await readToken(config.adminTokenFile);
+      token = readToken(config.adminTokenFile);
     } catch (error) {
       await stopFailed();
       console.error((error as Error).message);
