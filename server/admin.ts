@@ -27,6 +27,7 @@ import {
   type ChildView,
   type ConnectionView,
   MAX_ADMIN_REPLY_BYTES,
+  MAX_ADMIN_REQUEST_BYTES,
   type StatusReply,
   type UserView,
 } from "./admin_protocol.ts";
@@ -102,7 +103,10 @@ export async function startAdmin(
     throw new TypeError("Expected a token for the TCP admin endpoint");
   }
   const transport = options.transport ??
-    new SocketTransport({ maxQueuedBytes: MAX_ADMIN_REPLY_BYTES });
+    new SocketTransport({
+      maxFrameBytes: MAX_ADMIN_REQUEST_BYTES,
+      maxQueuedBytes: MAX_ADMIN_REPLY_BYTES,
+    });
   const listeners: Array<{ listener: Listener; secured: boolean }> = [];
   const listen = async (where: string, start: () => Promise<Listener>) => {
     try {
@@ -287,8 +291,20 @@ function serve(
   link.read({
     onFrames(frames) {
       for (const frame of frames) {
-        if (frame.kind !== "line") continue;
-        chain = chain.then(() => handle(frame.line)).catch((error) =>
+        // Answered in turn, so a client that sent several requests reads
+        // the refusal where this one's reply would have been.
+        const answer = frame.kind === "line"
+          ? () => handle(frame.line)
+          : () => {
+            reply({
+              type: "error",
+              code: "bad_request",
+              text: frame.kind === "too_large"
+                ? `A request of ${frame.bytes} bytes is over the limit of ${MAX_ADMIN_REQUEST_BYTES}`
+                : "A request is not valid UTF-8",
+            });
+          };
+        chain = chain.then(answer).catch((error) =>
           log.error("Admin request failed: {error}", { error })
         );
       }

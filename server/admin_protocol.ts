@@ -30,6 +30,13 @@ import type { Transition } from "./inspector.ts";
  */
 export const MAX_ADMIN_REPLY_BYTES = 1 << 26;
 
+/**
+ * Longest request line the server reads, in bytes: the chat protocol's
+ * limit, far above any request `parley debug` makes. A longer one is
+ * answered with `bad_request` and skipped; the connection stays open.
+ */
+export const MAX_ADMIN_REQUEST_BYTES = 65_536;
+
 /** A request from `parley debug`. */
 export type AdminRequest =
   | { type: "auth"; token: string }

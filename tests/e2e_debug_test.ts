@@ -285,7 +285,7 @@ Deno.test("debug says in one line that no server runs on a database", async () =
   }
 });
 
-Deno.test("debug shows every connection when the status is over 64 KiB, and refuses a show without a target", async () => {
+Deno.test("debug shows every connection when the status is over 64 KiB, and refuses a show without a target or a request over 64 KiB", async () => {
   const [dir, cleanup] = await tempDir();
   const server = await ServerProcess.start(dir);
   const conns: Deno.Conn[] = [];
@@ -313,6 +313,23 @@ Deno.test("debug shows every connection when the status is over 64 KiB, and refu
         text:
           `A show request needs a "target": supervisor, shard-N, a connection id or a user's name`,
       });
+      // A request over 64 KiB used to be dropped without a word, and the
+      // client waited for a reply until its timeout. 65,536 bytes pass.
+      const padded = (length: number) => {
+        const empty = JSON.stringify({ type: "users", pad: "" });
+        return {
+          type: "users",
+          pad: "z".repeat(length - empty.length),
+        } as AdminRequest;
+      };
+      const limit = await admin.request(padded(65_536));
+      assert.equal(limit.type, "users");
+      assert.deepEqual(await admin.request(padded(65_537)), {
+        type: "error",
+        code: "bad_request",
+        text: "A request of 65537 bytes is over the limit of 65536",
+      });
+      assert.equal((await admin.request({ type: "users" })).type, "users");
     } finally {
       admin.close();
     }
