@@ -287,6 +287,10 @@ async function run(
 
   prompt = () => joiner.continuing ? CONTINUATION_PROMPT : client.prompt;
   terminal.showInTurn = (show) => client.afterAnswers(show);
+  // Decided as the line is read, before the joiner takes it: a line that
+  // continues a message is part of one.
+  terminal.isCommand = (line) =>
+    joiner.continuing || parseCommand(line).kind !== "invalid";
   leave = () => client.leave();
 
   terminal.onEmptyCtrlD = () => {

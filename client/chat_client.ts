@@ -185,6 +185,27 @@ export class ChatClient {
       this.notify(notice("leaving", `leaving ${this.#session.address}`));
       await this.leave();
     }
+    let password = options.password;
+    while (true) {
+      const result = await this.#login(address, password);
+      if (result.ok || result.late === undefined) return result;
+      // Typed after the server's login timeout: used as typed, on a new
+      // connection, rather than lost (or typed again at the command
+      // prompt, where it would show).
+      this.notify(notice(
+        "login_again",
+        "the server stopped waiting for the password; logging in again",
+      ));
+      password = answerFirst(result.late, options.password);
+    }
+  }
+
+  /** One connection and its login; see {@linkcode connect}. */
+  async #login(
+    address: string,
+    password: PasswordSource,
+  ): Promise<LoginResult> {
+    const options = this.#options;
     let link;
     try {
       link = await options.transport.connect(address);
@@ -198,7 +219,7 @@ export class ChatClient {
       link,
       address,
       name: options.name,
-      password: options.password,
+      password,
       seen: this.#seen,
       timers: options.timers,
       loginTimeoutMs: options.loginTimeoutMs,
@@ -228,7 +249,7 @@ export class ChatClient {
     }
     if (this.#session === session) this.#session = undefined;
     return {
-      ok: false,
+      ...result,
       reason:
         `cannot log in to ${address} as ${options.name}: ${result.reason}`,
     };
@@ -286,4 +307,22 @@ export class ChatClient {
     }
     await this.leave();
   }
+}
+
+/**
+ * A password source that answers the first request with `late.password`
+ * when it asks the same (a new account, or the known password, with no
+ * refusal before), and every other request as `otherwise` does.
+ */
+function answerFirst(
+  late: { mode: "register" | "login"; password: string },
+  otherwise: PasswordSource,
+): PasswordSource {
+  let first = true;
+  return (request) => {
+    const use = first && request.mode === late.mode &&
+      request.error === undefined;
+    first = false;
+    return use ? Promise.resolve(late.password) : otherwise(request);
+  };
 }

@@ -139,6 +139,11 @@ export type NoticeCode =
   | "stored_messages"
   /** `HI` while connected: the current server is left first. */
   | "leaving"
+  /**
+   * The server stopped waiting while the password was typed: the client
+   * connects again and logs in with it.
+   */
+  | "login_again"
   /** A frame from the server this client cannot read. */
   | "bad_server_frame";
 

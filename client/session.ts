@@ -70,7 +70,16 @@ export type PasswordSource = (
 /** How a login ended. */
 export type LoginResult =
   | { ok: true; name: string }
-  | { ok: false; reason: string };
+  | {
+    ok: false;
+    reason: string;
+    /**
+     * Set when the server gave up waiting while the password was being
+     * typed: the answer given after that, for a new connection to log in
+     * with, as the user meant to.
+     */
+    late?: { mode: "register" | "login"; password: string };
+  };
 
 /** Where a session is in its life. */
 type SessionState = "login" | "ready" | "closed";
@@ -231,6 +240,9 @@ export class Session {
   #state: SessionState = "login";
   // Login sub-state: waiting for the server, or for the password source.
   #asking?: AbortController;
+  // The server's reason, once it stopped waiting for the password being
+  // asked for: the question stays open, and its answer ends the login.
+  #outlivedBy?: string;
   #mode: "register" | "login" = "login";
   #loginResult?: (result: LoginResult) => void;
   #closedResolve!: () => void;
@@ -592,6 +604,14 @@ export class Session {
         }
         return;
       case "bye":
+        if (frame.reason === "login_timeout" && this.#asking) {
+          // The user is typing the password: it must not end up echoed
+          // at the command prompt. The question goes on; its answer
+          // ends the login (see #askPassword).
+          this.#outlivedBy = frame.text;
+          this.#link.close();
+          return;
+        }
         this.#failLogin(frame.text);
         return;
       default:
@@ -617,6 +637,17 @@ export class Session {
       error = (failure as Error).message;
     } finally {
       this.#asking = undefined;
+    }
+    if (this.#outlivedBy !== undefined && !asking.signal.aborted) {
+      const reason = this.#outlivedBy;
+      const resolve = this.#loginResult;
+      this.#loginResult = undefined;
+      resolve?.(
+        password === null
+          ? { ok: false, reason }
+          : { ok: false, reason, late: { mode: this.#mode, password } },
+      );
+      return;
     }
     if (this.#state !== "login" || asking.signal.aborted) return;
     if (password === null) {
@@ -829,7 +860,9 @@ export class Session {
     this.#dropWaitingWhos();
     // Nothing more will be answered: what waited goes before the end.
     this.#sayDeferred(true);
-    if (this.#loginResult) {
+    if (this.#outlivedBy !== undefined) {
+      // The open question ends the login.
+    } else if (this.#loginResult) {
       this.#failLogin(LOST);
     } else if (wasReady && !this.#endExplained) {
       this.#emit({ event: "disconnected", reason: "lost", text: LOST });

@@ -10,7 +10,8 @@
  * The history holds the commands read, and nothing else: readline would
  * record every line typed, so a password typed ahead of its prompt (then
  * dropped) would be kept, and an answer to a question too. Readline's own
- * recording is off; a line enters the history when it is read as a command.
+ * recording is off; a line enters the history when it is read as a command
+ * and is one (see `isCommand`).
  *
  * @module
  */
@@ -121,6 +122,12 @@ export class Terminal {
    * each command appears just above what it led to. Default: at once.
    */
   showInTurn: (show: () => void) => void = (show) => show();
+  /**
+   * Whether a line read as a command goes into the history: a line that
+   * is no command (a typo, or a password typed where a command was
+   * expected) stays out. Default: every line that is not blank.
+   */
+  isCommand: (line: string) => boolean = () => true;
 
   readonly #rl: readline.Interface;
   readonly #output?: MutableOutput;
@@ -393,7 +400,7 @@ export class Terminal {
 
   /** Adds a command read to the history, as readline would have. */
   #remember(line: string): void {
-    if (!this.#output || line.trim() === "") return;
+    if (!this.#output || line.trim() === "" || !this.isCommand(line)) return;
     const history = (this.#rl as unknown as ReadlineInternals).history;
     if (history[0] !== line) history.unshift(line);
     history.length = Math.min(history.length, HISTORY_SIZE);

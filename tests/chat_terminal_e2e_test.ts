@@ -281,13 +281,47 @@ Deno.test("Ctrl-D typed ahead of the hidden password prompt cancels the login, e
   }
 });
 
-Deno.test("the echo comes back when the server gives up during the hidden prompt", async () => {
+Deno.test("a password still being typed when the server gives up logs in on a new connection, never shown", async () => {
+  // The prompt used to end at the server's login timeout: the rest of the
+  // password was then typed at the command prompt, echoed, quoted as an
+  // unknown command and kept in the history.
   const s = await start(["--login-timeout", "1"]);
   try {
     await s.pty.expect("new password for alice: ");
     await s.pty.type("half");
+    await s.server.stderr.waitFor(/Closed conn-1 \S+ -: login_timeout$/);
+    await s.pty.type("way" + ENTER);
+    await s.pty.expect("repeat the password: ");
+    await s.pty.type("halfway" + ENTER);
     await s.pty.expect(
-      `*** cannot log in to ${s.server.address} as alice: Login took too long\n`,
+      "*** the server stopped waiting for the password; logging in again\n",
+    );
+    await s.pty.expect(`*** connected to ${s.server.address} as alice`);
+    await s.pty.expect(`${s.server.address}|alice > `);
+    await s.server.stderr.waitFor(/Registered alice from /);
+    // Nothing in the history: Up leaves the line empty.
+    await s.pty.type(UP + "HEL");
+    await s.pty.expect("HEL");
+    await s.pty.type("P" + ENTER);
+    await s.pty.expect("*** commands");
+    await s.pty.type(CTRL_D);
+    const end = await ending(s.pty);
+    assert.equal(end.exit, "exit=0");
+    assert.equal(end.echo, "echo");
+    assert.doesNotMatch(s.pty.screen, /half|way|cannot log in/);
+  } finally {
+    await s.done();
+  }
+});
+
+Deno.test("the echo comes back when the login ends at the hidden prompt for another reason", async () => {
+  const s = await start();
+  try {
+    await s.pty.expect("new password for alice: ");
+    await s.pty.type("half");
+    await s.server.stop();
+    await s.pty.expect(
+      `*** cannot log in to ${s.server.address} as alice: `,
     );
     await s.pty.expect("alice> ");
     // Typed keys show again, and the half-typed password is gone.
@@ -741,4 +775,21 @@ Deno.test("a bad name typed at the name prompt is refused like any notice, and a
   } finally {
     await pty.kill();
   }
+});
+
+Deno.test("a line that is no command stays out of the history; a continued message's lines go in", async () => {
+  await registered(async ({ pty }) => {
+    await pty.type("WHO" + ENTER);
+    await pty.expect("*** online: alice");
+    await pty.type("WHOO" + ENTER);
+    await pty.expect('*** unknown command "WHOO"');
+    await pty.type("@alice one \\" + ENTER);
+    await pty.expect("... ");
+    await pty.type("two" + ENTER);
+    await pty.expect("alice -> alice: one \n");
+    // two, @alice one \, then WHO: WHOO is skipped.
+    await pty.type(UP + UP + UP + "!");
+    await pty.expect("|alice > WHO!");
+    assert.doesNotMatch(pty.screen, /> WHOO!/);
+  });
 });

@@ -239,3 +239,117 @@ Deno.test("chat client shows HELP typed after a message the server is slow to an
   await end.closed;
   server.close();
 });
+
+Deno.test("a password typed after the server's login timeout logs in on a new connection", async () => {
+  // It used to end the prompt, so the rest of the password was typed at
+  // the command prompt: echoed, and quoted as an unknown command.
+  const server = await new FakeServer("chat:7").start();
+  const events: ChatEvent[] = [];
+  let answer!: (password: string) => void;
+  const asked: Array<{ mode: string; error?: string }> = [];
+  let signal!: AbortSignal;
+  const client = newClient(server, events, {
+    password: (request) => {
+      asked.push({ mode: request.mode, error: request.error });
+      signal = request.signal;
+      return new Promise((resolve) => answer = resolve);
+    },
+  });
+  const connecting = client.execute(parseCommand("HI chat:7"));
+
+  const first = await server.accept();
+  assert.equal((await first.next())?.type, "hello");
+  first.send({ type: "auth", mode: "register", name: "alice" });
+  while (asked.length === 0) await new Promise((r) => setTimeout(r, 0));
+  first.send({
+    type: "bye",
+    reason: "login_timeout",
+    text: "Login took too long",
+  });
+  await first.closed;
+  assert.equal(signal.aborted, false, "the question was stopped");
+  assert.deepEqual(events, []);
+
+  answer("secret");
+  const second = await server.accept();
+  assert.equal((await second.next())?.type, "hello");
+  second.send({ type: "auth", mode: "register", name: "alice" });
+  assert.deepEqual(await second.next(), {
+    type: "password",
+    password: "secret",
+  });
+  second.send(ready());
+  assert.equal(await connecting, "continue");
+  assert.equal(asked.length, 1, "asked again");
+  assert.deepEqual(
+    events[0],
+    notice(
+      "login_again",
+      "the server stopped waiting for the password; logging in again",
+    ),
+  );
+  assert.equal(client.prompt, "chat:7|alice > ");
+  second.send({ type: "bye", reason: "shutdown", text: "Restarting" });
+  await second.closed;
+  server.close();
+});
+
+Deno.test("a password typed after the login timeout is not given when the server asks something else", async () => {
+  const server = await new FakeServer("chat:7").start();
+  const events: ChatEvent[] = [];
+  const answers = ["meant-as-new", "the-real-one"];
+  const asked: Array<{ mode: string }> = [];
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => release = resolve);
+  const client = newClient(server, events, {
+    password: async (request) => {
+      asked.push({ mode: request.mode });
+      if (asked.length === 1) await held;
+      return answers.shift()!;
+    },
+  });
+  const connecting = client.execute(parseCommand("HI chat:7"));
+  const first = await server.accept();
+  await first.next();
+  first.send({ type: "auth", mode: "register", name: "alice" });
+  while (asked.length === 0) await new Promise((r) => setTimeout(r, 0));
+  first.send({
+    type: "bye",
+    reason: "login_timeout",
+    text: "Login took too long",
+  });
+  await first.closed;
+  release();
+
+  // Someone registered the name meanwhile: the new password is no answer.
+  const second = await server.accept();
+  await second.next();
+  second.send({ type: "auth", mode: "login", name: "alice" });
+  assert.deepEqual(await second.next(), {
+    type: "password",
+    password: "the-real-one",
+  });
+  second.send(ready());
+  assert.equal(await connecting, "continue");
+  assert.deepEqual(asked, [{ mode: "register" }, { mode: "login" }]);
+  second.send({ type: "bye", reason: "shutdown", text: "Restarting" });
+  await second.closed;
+  server.close();
+});
+
+Deno.test("a login timeout with no password being asked for still ends the login", async () => {
+  const server = await new FakeServer("chat:7").start();
+  const client = newClient(server, []);
+  const connecting = client.execute(parseCommand("HI chat:7"));
+  const end = await server.accept();
+  await end.next();
+  end.send({
+    type: "bye",
+    reason: "login_timeout",
+    text: "Login took too long",
+  });
+  assert.deepEqual(await connecting, {
+    failed: "cannot log in to chat:7 as alice: Login took too long",
+  });
+  server.close();
+});
