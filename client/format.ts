@@ -29,8 +29,12 @@ function pad(n: number, width = 2): string {
   return String(n).padStart(width, "0");
 }
 
+/** Shown for a server time that is no date, in the same width. */
+export const UNKNOWN_TIME = "????/??/?? ??:??:??";
+
 /**
- * Formats a server time as `YYYY/MM/DD HH:MM:SS`.
+ * Formats a server time as `YYYY/MM/DD HH:MM:SS`, or
+ * {@linkcode UNKNOWN_TIME} when it is none.
  *
  * @param ts Milliseconds since the Unix epoch.
  * @param utc Use UTC instead of the local zone (the `TZ` variable).
@@ -41,10 +45,13 @@ function pad(n: number, width = 2): string {
  * import assert from "node:assert/strict";
  *
  * assert.equal(formatTime(1622820930000, true), "2021/06/04 15:35:30");
+ * assert.equal(formatTime(1e17, true), "????/??/?? ??:??:??");
  * ```
  */
 export function formatTime(ts: number, utc = false): string {
   const d = new Date(ts);
+  // A broken server's time (not a number, or past year 275,760) is no date.
+  if (Number.isNaN(d.getTime())) return UNKNOWN_TIME;
   const [y, mo, day, h, mi, s] = utc
     ? [
       d.getUTCFullYear(),

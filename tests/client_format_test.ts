@@ -12,6 +12,18 @@ Deno.test("formatTime() pads every field", () => {
   );
 });
 
+Deno.test("formatTime() shows a time that is no date as question marks, not NaN", () => {
+  // A broken server's "ts":99999999999999999 printed 0NaN/NaN/NaN NaN:NaN:NaN.
+  for (
+    const ts of [99999999999999999, Number.NaN, "soon" as unknown as number]
+  ) {
+    assert.equal(formatTime(ts, true), "????/??/?? ??:??:??");
+    assert.equal(formatTime(ts), "????/??/?? ??:??:??");
+  }
+  // The last time a Date holds still prints.
+  assert.equal(formatTime(8.64e15, true), "275760/09/13 00:00:00");
+});
+
 Deno.test("formatTime() uses the local zone by default", () => {
   const d = new Date(TS);
   const hours = String(d.getHours()).padStart(2, "0");
