@@ -9,7 +9,12 @@
 
 import type { Transport } from "../transport/transport.ts";
 import { type Command, HELP_TEXT } from "./commands.ts";
-import { type ChatEvent, type EventSink, notice } from "./events.ts";
+import {
+  type ChatEvent,
+  type EventSink,
+  MAX_AWAITING_RECEIPT,
+  notice,
+} from "./events.ts";
 import { type LoginResult, type PasswordSource, Session } from "./session.ts";
 import type { Timers } from "./timers.ts";
 
@@ -72,6 +77,15 @@ export class ChatClient {
   // the process.
   readonly #seen = new Map<string, number>();
   #session?: Session;
+  // The id of the last message sent. Counted on from the time the client
+  // started, in milliseconds, so ids keep rising from one session to the
+  // next and from one run to the next (the server's rate limit lets far
+  // fewer messages out than milliseconds pass): a receipt for a message of
+  // an earlier run never carries the id of one of this run.
+  #lastId = Date.now();
+  // Texts of the private messages accepted and not yet delivered, by id,
+  // oldest first, for their receipts to name them.
+  readonly #awaitingReceipt = new Map<string, string>();
   #unaccepted = 0;
   #notCommands = 0;
   #notRun = 0;
@@ -221,6 +235,7 @@ export class ChatClient {
       name: options.name,
       password,
       seen: this.#seen,
+      nextId: () => String(++this.#lastId),
       timers: options.timers,
       loginTimeoutMs: options.loginTimeoutMs,
       onEvent: (event) => {
@@ -235,7 +250,7 @@ export class ChatClient {
         ) {
           this.#unaccepted++;
         }
-        options.onEvent(event);
+        options.onEvent(this.#withReceiptText(event));
       },
     });
     this.#session = session;
@@ -253,6 +268,27 @@ export class ChatClient {
       reason:
         `cannot log in to ${address} as ${options.name}: ${result.reason}`,
     };
+  }
+
+  /**
+   * Notes the text of a private message the server accepted, and gives it
+   * to the message's receipt when that comes.
+   */
+  #withReceiptText(event: ChatEvent): ChatEvent {
+    const awaiting = this.#awaitingReceipt;
+    if (event.event === "echo") {
+      awaiting.set(event.id, event.text);
+      if (awaiting.size > MAX_AWAITING_RECEIPT) {
+        awaiting.delete(awaiting.keys().next().value!);
+      }
+    } else if (event.event === "delivered") {
+      const text = awaiting.get(event.id);
+      if (text !== undefined) {
+        awaiting.delete(event.id);
+        return { ...event, text };
+      }
+    }
+    return event;
   }
 
   /**

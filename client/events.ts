@@ -9,9 +9,9 @@
  *
  * ```text
  * {"event":"message","ts":1622820930000,"from":"bob","to":"alice","text":"hi","seq":41}
- * {"event":"echo","id":"3","ts":1622820929000,"from":"alice","to":"bob","text":"hi","status":"sent"}
+ * {"event":"echo","id":"1764889300124","ts":1622820929000,"from":"alice","to":"bob","text":"hi","status":"sent"}
  * {"event":"broadcast","ts":1622820950000,"from":"tom","text":"hi all"}
- * {"event":"delivered","id":"3","to":"bob"}
+ * {"event":"delivered","id":"1764889300124","to":"bob","text":"hi"}
  * {"event":"connected","server":"127.0.0.1:1998","name":"alice","registered":false,"stored":3,"expired":0}
  * {"event":"who","users":["alice","bob"]}
  * {"event":"disconnected","reason":"shutdown","text":"Server is shutting down"}
@@ -20,9 +20,11 @@
  * {"event":"notice","code":"help","text":"commands (keywords in any case):…"}
  * ```
  *
- * `echo.status` is `sent` or `stored`. `disconnected.reason` is a server
- * `bye` reason, `lost` (the connection closed unexpectedly) or `no_answer`
- * (the server stopped answering pings). `notice.code` is a server error
+ * `echo.status` is `sent` or `stored`. An `id` is a message's own, a
+ * number that goes on rising across sessions and runs of the client;
+ * `delivered.text` is missing when the message was sent by an earlier run.
+ * `disconnected.reason` is a server `bye` reason, `lost` (the connection
+ * closed unexpectedly) or `no_answer` (the server stopped answering pings). `notice.code` is a server error
  * code for server errors, otherwise one of {@linkcode NoticeCode}; a
  * refused `send` (`no_such_user`, `rate_limited`, `mailbox_full`…) carries
  * `refused`: the id, recipient and text of the message that was not sent,
@@ -78,7 +80,16 @@ export interface DeliveredEvent {
   event: "delivered";
   id: string;
   to: string;
+  /**
+   * The message's text, when this run of the client sent it (and it is
+   * among the last {@linkcode MAX_AWAITING_RECEIPT} awaiting a receipt):
+   * a receipt for a message of an earlier run has none.
+   */
+  text?: string;
 }
+
+/** Private messages whose text a `delivered` receipt can still name. */
+export const MAX_AWAITING_RECEIPT = 1_000;
 
 /** Logged in and ready. */
 export interface ConnectedEvent {

@@ -98,23 +98,29 @@ export function plural(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
-/** Longest part of a refused message quoted in its notice. */
+/** Longest part of a message quoted in a notice or receipt about it. */
 const EXCERPT_CHARS = 24;
 
 /**
  * `not sent to bob ("hello the…"): ` for a refused send, and
  * `not confirmed to bob ("hello the…"): ` for one never answered, so a
- * row of alike notices says which message each was; nothing otherwise.
+ * row of alike notices says which message each was (as receipts do);
+ * nothing otherwise.
  */
 function messageHead(event: NoticeEvent): string {
   const message = event.refused ?? event.unconfirmed;
   if (!message) return "";
-  const { to, text } = message;
+  const what = event.refused ? "not sent" : "not confirmed";
+  return `${what} to ${message.to} (${excerpt(message.text)}): `;
+}
+
+/** The start of a message's first line, quoted: `"hello the…"`. */
+function excerpt(text: string): string {
   const chars = [...text.split("\n")[0]];
   const cut = chars.length > EXCERPT_CHARS || text.includes("\n");
-  const excerpt = chars.slice(0, EXCERPT_CHARS).join("") + (cut ? "…" : "");
-  const what = event.refused ? "not sent" : "not confirmed";
-  return `${what} to ${to} (${JSON.stringify(excerpt)}): `;
+  return JSON.stringify(
+    chars.slice(0, EXCERPT_CHARS).join("") + (cut ? "…" : ""),
+  );
 }
 
 function disconnectLine(event: DisconnectedEvent): string {
@@ -193,7 +199,11 @@ function textLines(event: ChatEvent, options: FormatOptions): string[] {
         event.text,
       );
     case "delivered":
-      return [`${NOTICE}delivered to ${event.to}`];
+      return [
+        `${NOTICE}delivered to ${event.to}${
+          event.text === undefined ? "" : ` (${excerpt(event.text)})`
+        }`,
+      ];
     case "connected": {
       const lines = [`${NOTICE}connected to ${event.server} as ${event.name}`];
       if (event.registered) {

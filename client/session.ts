@@ -107,6 +107,13 @@ export interface SessionOptions {
    * twice. Default: a map of this session's own.
    */
   seen?: Map<string, number>;
+  /**
+   * Gives the `id` of each message sent. Share one between the sessions of
+   * a process (see `ChatClient`), so that a `delivered` for a message sent
+   * in an earlier session never carries the id of one of this session.
+   * Default: `1`, `2`… for this session alone.
+   */
+  nextId?: () => string;
   /** Default: the runtime's timers. */
   timers?: Timers;
   /**
@@ -269,7 +276,7 @@ export class Session {
   #holdTimer: TimerHandle;
   #settledWaiters: Array<() => void> = [];
   #answerWaiters: Array<() => void> = [];
-  #nextId = 1;
+  readonly #nextId: () => string;
   #timer: TimerHandle;
   #pingSent = false;
   #pingIntervalMs = 0;
@@ -290,6 +297,8 @@ export class Session {
     this.#emit = options.onEvent;
     this.#password = options.password;
     this.#seen = options.seen ?? new Map();
+    let count = 0;
+    this.#nextId = options.nextId ?? (() => String(++count));
     this.#timers = options.timers ?? systemTimers;
     this.#whoPacer = sendPacer(WHO_RATE, WHO_BURST, () => this.#timers.now());
     this.#loginTimeoutMs = options.loginTimeoutMs ?? 30_000;
@@ -352,7 +361,7 @@ export class Session {
     const request = ++this.#requests;
     this.#unanswered.add(request);
     if (isBroadcast(to)) this.#echoesDue.push(request);
-    const id = String(this.#nextId++);
+    const id = this.#nextId();
     const line = JSON.stringify({ type: "send", id, to, text });
     this.#outbox.push({
       id,

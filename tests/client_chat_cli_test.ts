@@ -144,6 +144,7 @@ Deno.test("parley chat runs piped commands against a server and exits 1 naming h
   const listener = await new SocketTransport().listen("127.0.0.1:0");
   const log: ServerLog = { received: [] };
   const served = serveOne(listener, log);
+  const started = Date.now();
   const result = await chat(
     ["--name", "alice", "--server", listener.address],
     [
@@ -168,7 +169,7 @@ Deno.test("parley chat runs piped commands against a server and exits 1 naming h
     "2021/06/04 15:34:30 bob: are you there?",
     "2021/06/04 15:35:31 alice -> bob: hi bob",
     "    second line",
-    "*** delivered to bob",
+    `*** delivered to bob ("hi bob…")`,
     "2021/06/04 15:35:32 broadcast from alice: hi all",
     "*** online: alice, bob",
     `*** not sent to zed ("yo"): no such user: zed`,
@@ -189,9 +190,14 @@ Deno.test("parley chat runs piped commands against a server and exits 1 naming h
     "bye",
   ]);
   assert.deepEqual(log.received[2], { type: "ack", seq: 7 });
+  // Ids count on from the time the client started, in milliseconds.
+  const sends = log.received.filter((frame) => frame.type === "send");
+  const ids = sends.map((frame) => Number(frame.id));
+  assert.ok(ids[0] > started && ids[0] <= Date.now() + 1, `id ${ids[0]}`);
+  assert.deepEqual(ids, [ids[0], ids[0] + 1, ids[0] + 2, ids[0] + 3]);
   assert.deepEqual(log.received[3], {
     type: "send",
-    id: "1",
+    id: String(ids[0]),
     to: "bob",
     text: "hi bob\nsecond line",
   });
@@ -212,6 +218,8 @@ Deno.test("parley chat --json prints one JSON object per event", async () => {
   listener.close();
   await Deno.remove(dir, { recursive: true });
   assert.equal(result.code, 0);
+  const id = log.received.find((frame) => frame.type === "send")?.id;
+  assert.match(String(id), /^\d+$/);
   assert.deepEqual(result.stdout.map((line) => JSON.parse(line)), [
     {
       event: "connected",
@@ -236,14 +244,14 @@ Deno.test("parley chat --json prints one JSON object per event", async () => {
     },
     {
       event: "echo",
-      id: "1",
+      id,
       ts: TS + 1000,
       from: "alice",
       to: "bob",
       text: "hi",
       status: "sent",
     },
-    { event: "delivered", id: "1", to: "bob" },
+    { event: "delivered", id, to: "bob", text: "hi" },
     { event: "disconnected", reason: "client_left", text: "Goodbye" },
   ]);
 });

@@ -353,3 +353,43 @@ Deno.test("a login timeout with no password being asked for still ends the login
   });
   server.close();
 });
+
+Deno.test("a receipt names its message when this client sent it, in any session", async () => {
+  const server = await new FakeServer("chat:7").start();
+  const events: ChatEvent[] = [];
+  const client = newClient(server, events);
+  const [, first] = await Promise.all([
+    client.execute(parseCommand("HI chat:7")),
+    acceptLogin(server),
+  ]);
+  await client.execute(parseCommand("@carol see you at nine"));
+  const send = await first.next();
+  first.send({
+    type: "accepted",
+    id: send!.id,
+    to: "carol",
+    ts: 1,
+    status: "stored",
+  });
+  // Logged in again elsewhere: carol reads it while alice is on a new
+  // connection, and a receipt for a message of an earlier run comes too.
+  const moving = client.execute(parseCommand("HI chat:7"));
+  assert.deepEqual(await first.next(), { type: "bye" });
+  first.send({ type: "bye", reason: "client_left", text: "Goodbye" });
+  const second = await acceptLogin(server);
+  assert.equal(await moving, "continue");
+  second.send(
+    { type: "delivered", id: "1", to: "carol" },
+    { type: "delivered", id: send!.id, to: "carol" },
+  );
+  await client.execute(parseCommand("@bob next"));
+  const next = await second.next();
+  assert.equal(Number(next!.id), Number(send!.id) + 1, "ids go on counting");
+  assert.deepEqual(events.filter((e) => e.event === "delivered"), [
+    { event: "delivered", id: "1", to: "carol" },
+    { event: "delivered", id: send!.id, to: "carol", text: "see you at nine" },
+  ]);
+  second.send({ type: "bye", reason: "shutdown", text: "Restarting" });
+  await second.closed;
+  server.close();
+});

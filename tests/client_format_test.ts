@@ -78,6 +78,14 @@ Deno.test("formatEvent() tells the sender the recipient's client has it", () => 
   assert.deepEqual(formatEvent(event, { json: true }), [
     '{"event":"delivered","id":"1","to":"bob"}',
   ]);
+  // Named by the start of its first line when the client knows its text.
+  assert.deepEqual(
+    text({ ...event, text: "see you at the station at nine\nbring it" }),
+    [`*** delivered to bob ("see you at the station a…")`],
+  );
+  assert.deepEqual(text({ ...event, text: "ok" }), [
+    `*** delivered to bob ("ok")`,
+  ]);
 });
 
 Deno.test("formatEvent() prints the login notices but not the stored count, which waits for the first stored message shown", () => {
