@@ -20,6 +20,7 @@ import {
   type Sink,
 } from "@logtape/logtape";
 import { spellOutControls } from "../protocol/controls.ts";
+import { VERSION } from "../version.ts";
 
 /**
  * Longest a netlog line waits in memory before it is written: short enough
@@ -78,7 +79,16 @@ function netlogSink(path: string): Sink & Disposable {
   const file = Deno.openSync(path, { append: true, create: true });
   const encoder = new TextEncoder();
   const netlogLine = netlogFormatter();
-  let pending: string[] = [];
+  // A netlog is appended to: each run of the server marks where its lines
+  // begin and end, as its connection ids start again at conn-1.
+  const mark = (dir: string, text: string) =>
+    `${new Date().toISOString()} ${dir} - - - <${text}>\n`;
+  let pending: string[] = [
+    mark(
+      "start",
+      `parley serve ${VERSION} started, pid ${Deno.pid}; connection ids start again at conn-1`,
+    ),
+  ];
   let pendingBytes = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let failed = false;
@@ -109,8 +119,10 @@ function netlogSink(path: string): Sink & Disposable {
     if (pendingBytes >= NETLOG_MAX_PENDING) flush();
     else timer ??= setTimeout(flush, NETLOG_FLUSH_MS);
   };
+  timer = setTimeout(flush, NETLOG_FLUSH_MS);
   return Object.assign(sink, {
     [Symbol.dispose]() {
+      if (!failed) pending.push(mark("stop", "parley serve stopped"));
       flush();
       file.close();
     },

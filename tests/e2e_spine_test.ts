@@ -177,9 +177,23 @@ Deno.test("the netlog has every frame and no password", async () => {
   const log = await Deno.readTextFile(netlog);
   await cleanup();
   assert.ok(!log.includes("hunter2-secret"), "the password is in the netlog");
-  const lines = log.trimEnd().split("\n");
-  const shape =
-    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (in|out) conn-\d+ 127\.0\.0\.1:\d+ \S+ \{.*\}$/;
+  const all = log.trimEnd().split("\n");
+  const time = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z";
+  // The run's lines between its start and stop marks.
+  assert.match(
+    all[0],
+    new RegExp(
+      `^${time} start - - - <parley serve \\S+ started, pid ${server.child.pid}; connection ids start again at conn-1>$`,
+    ),
+  );
+  assert.match(
+    all.at(-1)!,
+    new RegExp(`^${time} stop - - - <parley serve stopped>$`),
+  );
+  const lines = all.slice(1, -1);
+  const shape = new RegExp(
+    `^${time} (in|out) conn-\\d+ 127\\.0\\.0\\.1:\\d+ \\S+ \\{.*\\}$`,
+  );
   for (const line of lines) assert.match(line, shape);
   const frames = lines.map((l) => JSON.parse(l.slice(l.indexOf("{"))).type);
   for (
@@ -220,9 +234,10 @@ Deno.test("the netlog has a frame within a moment, with no traffic after it", as
       await new Promise((resolve) => setTimeout(resolve, 20));
       log = await Deno.readTextFile(netlog);
     }
-    const types = log.trimEnd().split("\n").map((l) =>
+    const types = log.trimEnd().split("\n").slice(1).map((l) =>
       `${l.split(" ")[1]} ${JSON.parse(l.slice(l.indexOf("{"))).type}`
     );
+    assert.match(log, /^\S+ start - - - <parley serve /);
     assert.deepEqual(types, [
       "in hello",
       "out auth",
