@@ -232,6 +232,26 @@ export function hostPort(value: string): string {
 }
 
 /**
+ * A system error's message without what Deno adds for programmers
+ * (` (os error 2)`, `: open '/the/path'`): the line quoting it names the
+ * file already.
+ *
+ * @example
+ * ```ts
+ * import { plainSystemError } from "./args.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(
+ *   plainSystemError("No such file or directory (os error 2): mkdir '/x'"),
+ *   "No such file or directory",
+ * );
+ * ```
+ */
+export function plainSystemError(message: string): string {
+  return message.replace(/ \(os error \d+\)(: [a-z_]+ '[^']*')?/g, "");
+}
+
+/**
  * The largest file a flag naming a password or token (`--password-file`,
  * `--token-file`, `--admin-token-file`) may point at: far above any secret,
  * small enough that naming the wrong file (a log, `/dev/zero`) fails at once
@@ -263,7 +283,9 @@ export function readSecretFile(
     throw flagError(
       command,
       option,
-      `cannot read ${quote(path)}: ${(error as Error).message}`,
+      `cannot read ${quote(path)}: ${
+        plainSystemError((error as Error).message)
+      }`,
     );
   }
   if (length > MAX_SECRET_FILE_BYTES) {

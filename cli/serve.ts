@@ -21,6 +21,7 @@ import {
   integer,
   newCommand,
   parseArgs,
+  plainSystemError,
   positive,
   quote,
   readSecretFile,
@@ -295,7 +296,7 @@ export async function main(args: string[]): Promise<number> {
     } catch (error) {
       console.error(
         `parley serve: cannot write the netlog ${config.netlog}: ${
-          (error as Error).message
+          plainSystemError((error as Error).message)
         } (--netlog)`,
       );
       return 1;
@@ -375,10 +376,10 @@ export async function main(args: string[]): Promise<number> {
 /** The line that says why `startServer` failed. */
 function startFailure(config: ServeConfig, error: unknown): string {
   if (error instanceof AdminListenError) {
-    return `parley serve: ${error.message}`;
+    return `parley serve: ${plainSystemError(error.message)}`;
   }
   if (error instanceof DatabaseError) {
-    return `parley serve: ${decapitalise(error.message)}`;
+    return `parley serve: ${decapitalise(plainSystemError(error.message))}`;
   }
   const where = hostAndPort(config.host, config.port);
   if (error instanceof Deno.errors.AddrInUse) {
@@ -387,5 +388,7 @@ function startFailure(config: ServeConfig, error: unknown): string {
   if (error instanceof Deno.errors.AddrNotAvailable) {
     return `parley serve: cannot listen on ${config.host}: no such local address (--host)`;
   }
-  return `parley serve: cannot listen on ${where}: ${(error as Error).message}`;
+  return `parley serve: cannot listen on ${where}: ${
+    plainSystemError((error as Error).message)
+  }`;
 }

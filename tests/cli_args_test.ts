@@ -69,7 +69,7 @@ Deno.test("flag errors of serve, chat and debug share one wording", async () => 
     ],
     [
       ["debug", "--admin", "127.0.0.1:1", "--token-file", "/no/such/file"],
-      `parley debug: option '--token-file <file>': cannot read "/no/such/file": No such file or directory (os error 2): open '/no/such/file' (see --help)`,
+      `parley debug: option '--token-file <file>': cannot read "/no/such/file": No such file or directory (see --help)`,
     ],
     [
       ["serve", "--port"],

@@ -108,6 +108,29 @@ Deno.test("serve with a database path it cannot create prints one line and exits
   }
 });
 
+Deno.test("serve says why a path fails in plain words, without Deno's os error and call", async () => {
+  // They used to end in "(os error 2): mkdir '/proc/nope'".
+  assert.deepEqual(await failedStart("--db", "/proc/nope/parley.db"), [
+    "parley serve: cannot create the database folder /proc/nope: No such file or directory",
+  ]);
+  const dir = await Deno.makeTempDir();
+  try {
+    assert.deepEqual(
+      await failedStart(
+        "--db",
+        `${dir}/parley.db`,
+        "--netlog",
+        "/proc/nope/net.log",
+      ),
+      [
+        "parley serve: cannot write the netlog /proc/nope/net.log: No such file or directory (--netlog)",
+      ],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("serve with a folder as its database prints one line and exits 1", async () => {
   const dir = await Deno.makeTempDir();
   try {
