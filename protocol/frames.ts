@@ -261,19 +261,21 @@ function stringField(
   const value = obj[field];
   if (typeof value !== "string") {
     throw shapeError(
-      `Field "${field}" of a "${obj.type}" frame must be a string, found ${
+      `Field "${field}" of ${aFrame(obj.type)} must be a string, found ${
         value === undefined ? "nothing" : jsonKind(value)
       }`,
     );
   }
   if (value.length > max) {
     throw shapeError(
-      `Field "${field}" must be at most ${max} characters, found ${value.length}`,
+      `Field "${field}" of ${
+        aFrame(obj.type)
+      } must be at most ${max} characters, found ${value.length}`,
     );
   }
   if (value.length < min) {
     throw shapeError(
-      `Field "${field}" of a "${obj.type}" frame must not be empty`,
+      `Field "${field}" of ${aFrame(obj.type)} must not be empty`,
     );
   }
   return value;
@@ -507,8 +509,15 @@ export function refusalOf(frame: Incoming, when: string): ErrorFrame {
   if (frame.type === "invalid") {
     return new ProtocolError(frame.code, frame.text).toFrame(frame.id);
   }
+  const what = aFrame(frame.type);
   return new ProtocolError(
     "not_allowed",
-    `A "${frame.type}" frame is not allowed ${when}`,
+    `${what[0].toUpperCase()}${what.slice(1)} is not allowed ${when}`,
   ).toFrame();
+}
+
+/** `a "send" frame`, `an "ack" frame`. */
+function aFrame(type: unknown): string {
+  const name = String(type);
+  return `${/^[aeiou]/i.test(name) ? "an" : "a"} "${name}" frame`;
 }

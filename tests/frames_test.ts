@@ -3,6 +3,7 @@ import {
   MAX_TEXT_BYTES,
   parseClientFrame,
   readClientFrame,
+  refusalOf as refusalWhen,
 } from "../protocol/frames.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 
@@ -133,7 +134,8 @@ Deno.test("a password over 1,024 characters or an id over 64 is refused with bad
   });
   assert.deepEqual(refusalOf(password(1025)), {
     code: "bad_frame",
-    text: 'Field "password" must be at most 1024 characters, found 1025',
+    text:
+      'Field "password" of a "password" frame must be at most 1024 characters, found 1025',
   });
   const id = JSON.stringify({
     type: "send",
@@ -143,7 +145,8 @@ Deno.test("a password over 1,024 characters or an id over 64 is refused with bad
   });
   assert.deepEqual(refusalOf(id), {
     code: "bad_frame",
-    text: 'Field "id" must be at most 64 characters, found 65',
+    text:
+      'Field "id" of a "send" frame must be at most 64 characters, found 65',
   });
 });
 
@@ -160,5 +163,17 @@ Deno.test("a null frame or field is named null, not object", () => {
       code: "bad_frame",
       text: 'Field "name" of a "hello" frame must be a string, found null',
     },
+  );
+});
+
+Deno.test('refusals say an "ack" frame, a "who" frame', () => {
+  assert.deepEqual(refusalWhen({ type: "ack", seq: 1 }, "while logging in"), {
+    type: "error",
+    code: "not_allowed",
+    text: 'An "ack" frame is not allowed while logging in',
+  });
+  assert.equal(
+    refusalWhen({ type: "who" }, "while logging in").text,
+    'A "who" frame is not allowed while logging in',
   );
 });
