@@ -58,7 +58,7 @@ function parseDebugArgs(args: string[]): DebugOptions {
   const command = newCommand("debug", "Inspect a running parley server")
     .argument(
       "[action]",
-      "show <conn-id|name|supervisor|shard-N>, users, or kick <name> [reason]",
+      "show <conn-id|name|supervisor|shard-N>, users, or kick <name|conn-id> [reason]",
     )
     .argument("[args...]")
     .option(
@@ -108,7 +108,7 @@ queued and stored messages waiting.`,
       break;
     case "kick":
       if (rest.length === 0 || rest[0].trim() === "") {
-        throw usage("kick takes a name");
+        throw usage("kick takes a name or conn-id");
       }
       request = {
         type: "kick",

@@ -109,7 +109,7 @@ Deno.test("flag errors of serve, chat and debug share one wording", async () => 
     ],
     [
       ["debug", "kick", ""],
-      `parley debug: kick takes a name (see --help)`,
+      `parley debug: kick takes a name or conn-id (see --help)`,
     ],
     [
       ["debug", "show", " "],
