@@ -210,7 +210,12 @@ export class ChatClient {
         "login_again",
         "the server stopped waiting for the password; logging in again",
       ));
-      password = answerFirst(result.late, options.password);
+      password = answerFirst(result.late, options.password, () =>
+        // Said before the question it explains.
+        options.onEvent(notice(
+          "name_taken",
+          `${options.name} was registered by someone else meanwhile; its password is asked for`,
+        )));
     }
   }
 
@@ -348,16 +353,22 @@ export class ChatClient {
 /**
  * A password source that answers the first request with `late.password`
  * when it asks the same (a new account, or the known password, with no
- * refusal before), and every other request as `otherwise` does.
+ * refusal before), and every other request as `otherwise` does. When the
+ * password was meant for a new account and the server now wants the
+ * password of an existing one, `taken` is called first.
  */
 function answerFirst(
   late: { mode: "register" | "login"; password: string },
   otherwise: PasswordSource,
+  taken: () => void,
 ): PasswordSource {
   let first = true;
   return (request) => {
     const use = first && request.mode === late.mode &&
       request.error === undefined;
+    if (first && late.mode === "register" && request.mode === "login") {
+      taken();
+    }
     first = false;
     return use ? Promise.resolve(late.password) : otherwise(request);
   };

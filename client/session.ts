@@ -52,9 +52,11 @@ export interface PasswordRequest {
   /** The server's reason when the previous password was refused. */
   error?: string;
   /**
-   * Aborted when the login ends while the password is still being asked
-   * for (the server gave up waiting or the connection was lost): stop
-   * asking then.
+   * Aborted when the client itself gives up the login (it is leaving)
+   * while the password is being asked for: stop asking then. When the
+   * server ends the login, or the connection is lost, the question is left
+   * open instead, so that what the user goes on typing stays hidden; its
+   * answer ends the login (see {@linkcode LoginResult}).
    */
   signal: AbortSignal;
 }
@@ -247,9 +249,13 @@ export class Session {
   #state: SessionState = "login";
   // Login sub-state: waiting for the server, or for the password source.
   #asking?: AbortController;
-  // The server's reason, once it stopped waiting for the password being
-  // asked for: the question stays open, and its answer ends the login.
+  // Why the login ended while the password was being asked for: the
+  // question stays open (a password typed on would otherwise land at the
+  // command prompt, shown), and its answer ends the login. With
+  // `#retryLate` (the server's login timeout) the answer is for a new
+  // connection to log in with; otherwise it is dropped.
   #outlivedBy?: string;
+  #retryLate = false;
   #mode: "register" | "login" = "login";
   #loginResult?: (result: LoginResult) => void;
   #closedResolve!: () => void;
@@ -613,11 +619,9 @@ export class Session {
         }
         return;
       case "bye":
-        if (frame.reason === "login_timeout" && this.#asking) {
-          // The user is typing the password: it must not end up echoed
-          // at the command prompt. The question goes on; its answer
-          // ends the login (see #askPassword).
+        if (this.#asking) {
           this.#outlivedBy = frame.text;
+          this.#retryLate = frame.reason === "login_timeout";
           this.#link.close();
           return;
         }
@@ -652,7 +656,7 @@ export class Session {
       const resolve = this.#loginResult;
       this.#loginResult = undefined;
       resolve?.(
-        password === null
+        password === null || !this.#retryLate
           ? { ok: false, reason }
           : { ok: false, reason, late: { mode: this.#mode, password } },
       );
@@ -869,6 +873,9 @@ export class Session {
     this.#dropWaitingWhos();
     // Nothing more will be answered: what waited goes before the end.
     this.#sayDeferred(true);
+    if (this.#outlivedBy === undefined && this.#asking && !this.#stopping) {
+      this.#outlivedBy = LOST;
+    }
     if (this.#outlivedBy !== undefined) {
       // The open question ends the login.
     } else if (this.#loginResult) {

@@ -332,6 +332,15 @@ Deno.test("a password typed after the login timeout is not given when the server
   second.send(ready());
   assert.equal(await connecting, "continue");
   assert.deepEqual(asked, [{ mode: "register" }, { mode: "login" }]);
+  assert.deepEqual(
+    events.filter((e) => e.event === "notice").map((e) =>
+      e.event === "notice" && e.text
+    ),
+    [
+      "the server stopped waiting for the password; logging in again",
+      "alice was registered by someone else meanwhile; its password is asked for",
+    ],
+  );
   second.send({ type: "bye", reason: "shutdown", text: "Restarting" });
   await second.closed;
   server.close();

@@ -155,39 +155,57 @@ Deno.test("session login fails when the password source gives up", async () => {
   await teardown(s);
 });
 
-Deno.test("session stops asking for a password when the server gives up", async () => {
-  const server = await new FakeServer().start();
-  const link = await server.transport.connect(server.address);
-  let aborted = false;
-  const session = new Session({
-    link,
-    address: server.address,
-    name: "alice",
-    onEvent: () => {},
-    // Like a user who never presses Enter.
-    password: ({ signal }) =>
-      new Promise((resolve) =>
-        signal.addEventListener("abort", () => {
-          aborted = true;
-          resolve(null);
-        })
-      ),
-    timers: new FakeTimers(),
+for (
+  const [how, end, reason] of [
+    [
+      "the server stops",
+      (end: ServerEnd) =>
+        end.send({ type: "bye", reason: "shutdown", text: "Shutting down" }),
+      "Shutting down",
+    ],
+    [
+      "the connection is lost",
+      (end: ServerEnd) => end.link.close(),
+      "connection to the server was lost",
+    ],
+  ] as const
+) {
+  Deno.test(`session keeps asking for the password when ${how}, and drops the answer`, async () => {
+    // The question used to be stopped: the rest of a password being typed
+    // then went to the command prompt, shown.
+    const server = await new FakeServer().start();
+    const link = await server.transport.connect(server.address);
+    let answer!: (password: string | null) => void;
+    let signal!: AbortSignal;
+    const session = new Session({
+      link,
+      address: server.address,
+      name: "alice",
+      onEvent: () => {},
+      password: (request) => {
+        signal = request.signal;
+        return new Promise((resolve) => answer = resolve);
+      },
+      timers: new FakeTimers(),
+    });
+    let result: LoginResult | undefined;
+    const login = session.login().then((r) => result = r);
+    const serverEnd = await server.accept();
+    await serverEnd.next();
+    serverEnd.send({ type: "auth", mode: "login", name: "alice" });
+    await settle();
+    end(serverEnd);
+    await session.closed;
+    await settle();
+    assert.equal(signal.aborted, false);
+    assert.equal(result, undefined, "the login ended before the answer");
+    answer("pw");
+    await login;
+    // Not given for a new login: only the server's login timeout asks that.
+    assert.deepEqual(result, { ok: false, reason });
+    server.close();
   });
-  const login = session.login();
-  const end = await server.accept();
-  await end.next();
-  end.send({ type: "auth", mode: "login", name: "alice" });
-  await settle();
-  // Not its login timeout: a password given now would be given to a
-  // server that stops (see the chat client's tests for the timeout).
-  end.send({ type: "bye", reason: "shutdown", text: "Shutting down" });
-  assert.deepEqual(await login, { ok: false, reason: "Shutting down" });
-  assert.equal(aborted, true);
-  await session.closed;
-  await end.closed;
-  server.close();
-});
+}
 
 Deno.test("session login fails with the text of a refused name", async () => {
   const s = await setup();
