@@ -287,10 +287,11 @@ async function run(
 
   prompt = () => joiner.continuing ? CONTINUATION_PROMPT : client.prompt;
   terminal.showInTurn = (show) => client.afterAnswers(show);
-  // Decided as the line is read, before the joiner takes it: a line that
-  // continues a message is part of one.
+  // Decided as the line is read, before the joiner takes it. A continued
+  // message is kept by its first line; the lines that continue it are no
+  // commands on their own.
   terminal.isCommand = (line) =>
-    joiner.continuing || parseCommand(line).kind !== "invalid";
+    !joiner.continuing && parseCommand(line).kind !== "invalid";
   leave = () => client.leave();
 
   terminal.onEmptyCtrlD = () => {

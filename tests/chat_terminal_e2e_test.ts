@@ -781,7 +781,7 @@ Deno.test("a bad name typed at the name prompt is refused like any notice, and a
   }
 });
 
-Deno.test("a line that is no command stays out of the history; a continued message's lines go in", async () => {
+Deno.test("a line that is no command stays out of the history, and so do the lines that continue a message", async () => {
   await registered(async ({ pty }) => {
     await pty.type("WHO" + ENTER);
     await pty.expect("*** online: alice");
@@ -791,8 +791,8 @@ Deno.test("a line that is no command stays out of the history; a continued messa
     await pty.expect("... ");
     await pty.type("two" + ENTER);
     await pty.expect("alice -> alice: one \n");
-    // two, @alice one \, then WHO: WHOO is skipped.
-    await pty.type(UP + UP + UP + "!");
+    // @alice one \, then WHO: "two" and WHOO are skipped.
+    await pty.type(UP + UP + "!");
     await pty.expect("|alice > WHO!");
     assert.doesNotMatch(pty.screen, /> WHOO!/);
   });
