@@ -8,7 +8,11 @@ import { lookup } from "node:dns/promises";
 import { Option } from "commander";
 import { DatabaseError, pathExists } from "../store/database.ts";
 import { defaultConfig, type ServeConfig } from "../server/config.ts";
-import { setupLogging, stopLogging } from "../server/logging.ts";
+import {
+  markNetlogStarted,
+  setupLogging,
+  stopLogging,
+} from "../server/logging.ts";
 import { type Admin, AdminListenError, startAdmin } from "../server/admin.ts";
 import { adminSocketPath, refuseIfAnswered } from "../server/admin_socket.ts";
 import { type Server, startServer } from "../server/server.ts";
@@ -354,6 +358,7 @@ export async function main(args: string[]): Promise<number> {
     return 1;
   }
   starting.resolve(server);
+  markNetlogStarted();
   for (const where of admin!.addresses) {
     console.log(`parley serve: parley debug on ${where}`);
   }

@@ -75,20 +75,19 @@ function netlogFormatter(): (record: LogRecord) => string {
  * A write that fails (disk full) is reported once on stderr and ends the
  * netlog; the server goes on.
  */
-function netlogSink(path: string): Sink & Disposable {
+function netlogSink(
+  path: string,
+): Sink & Disposable & { started(): void } {
   const file = Deno.openSync(path, { append: true, create: true });
   const encoder = new TextEncoder();
   const netlogLine = netlogFormatter();
   // A netlog is appended to: each run of the server marks where its lines
-  // begin and end, as its connection ids start again at conn-1.
+  // begin and end, as its connection ids start again at conn-1. A server
+  // that fails to start marks nothing (another may be writing the file).
   const mark = (dir: string, text: string) =>
     `${new Date().toISOString()} ${dir} - - - <${text}>\n`;
-  let pending: string[] = [
-    mark(
-      "start",
-      `parley serve ${VERSION} started, pid ${Deno.pid}; connection ids start again at conn-1`,
-    ),
-  ];
+  let started = false;
+  let pending: string[] = [];
   let pendingBytes = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let failed = false;
@@ -111,18 +110,26 @@ function netlogSink(path: string): Sink & Disposable {
       );
     }
   };
-  const sink = (record: LogRecord) => {
+  const add = (line: string) => {
     if (failed) return;
-    const line = netlogLine(record);
     pending.push(line);
     pendingBytes += line.length;
     if (pendingBytes >= NETLOG_MAX_PENDING) flush();
     else timer ??= setTimeout(flush, NETLOG_FLUSH_MS);
   };
-  timer = setTimeout(flush, NETLOG_FLUSH_MS);
+  const sink = (record: LogRecord) => add(netlogLine(record));
   return Object.assign(sink, {
+    started() {
+      started = true;
+      add(mark(
+        "start",
+        `parley serve ${VERSION} started, pid ${Deno.pid}; connection ids start again at conn-1`,
+      ));
+    },
     [Symbol.dispose]() {
-      if (!failed) pending.push(mark("stop", "parley serve stopped"));
+      if (started && !failed) {
+        pending.push(mark("stop", "parley serve stopped"));
+      }
       flush();
       file.close();
     },
@@ -181,6 +188,9 @@ function jsonLine(record: LogRecord): string {
   }, (_, value) => value instanceof Error ? value.message : value) + "\n";
 }
 
+/** The netlog sink of the current setup, if any. */
+let netlog: ReturnType<typeof netlogSink> | undefined;
+
 /** Sets up the sinks; call once before the server starts. */
 export async function setupLogging(options: LoggingOptions): Promise<void> {
   const sinks: Record<string, Sink> = {
@@ -203,8 +213,9 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
       lowestLevel: "warning",
     },
   ];
+  netlog = undefined;
   if (options.netlog) {
-    sinks.netlog = netlogSink(options.netlog);
+    sinks.netlog = netlog = netlogSink(options.netlog);
     loggers.push({
       category: ["parley", "netlog"],
       sinks: ["netlog"],
@@ -213,6 +224,15 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
     });
   }
   await configure({ reset: true, sinks, loggers });
+}
+
+/**
+ * Marks in the netlog, if there is one, that the server started: its
+ * frames follow, and a stop line once logging stops. Call once the server
+ * listens; a server that fails to start leaves the file as it was.
+ */
+export function markNetlogStarted(): void {
+  netlog?.started();
 }
 
 /** Flushes and closes the sinks. */

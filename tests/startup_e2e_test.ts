@@ -48,6 +48,30 @@ Deno.test("serve on a port in use prints one line, exits 1 and leaves no databas
   }
 });
 
+Deno.test("serve on a port in use leaves a netlog that another server writes as it was", async () => {
+  // It used to append its own start and stop lines, in the middle of the
+  // running server's frames.
+  const dir = await Deno.makeTempDir();
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const netlog = `${dir}/net.log`;
+    const before = "2026-12-03T13:09:18.362Z in conn-1 127.0.0.1:5 - {}\n";
+    await Deno.writeTextFile(netlog, before);
+    await failedStart(
+      "--port",
+      String(taken.addr.port),
+      "--db",
+      `${dir}/p.db`,
+      "--netlog",
+      netlog,
+    );
+    assert.equal(await Deno.readTextFile(netlog), before);
+  } finally {
+    taken.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("serve with a host that does not resolve names the flag and exits 2", async () => {
   // It used to open the database, fail to listen and exit 1 with the
   // resolver's words, as if the machine were at fault.
