@@ -22,6 +22,7 @@ import { formatEvent, plural } from "../client/format.ts";
 import type { PasswordSource } from "../client/session.ts";
 import { type EndSignal, Terminal } from "../client/terminal.ts";
 import type { ProtocolError } from "../protocol/errors.ts";
+import { MAX_PASSWORD_LENGTH } from "../protocol/frames.ts";
 import { checkName } from "../protocol/names.ts";
 import { SocketTransport } from "../transport/socket.ts";
 import {
@@ -91,6 +92,15 @@ function configuredPassword(file?: string): string | undefined {
   if (file === undefined) return Deno.env.get(PASSWORD_ENV) || undefined;
   const text = readSecretFile("parley chat", "--password-file <file>", file);
   const first = text.split(/\r?\n/)[0];
+  if (first.length > MAX_PASSWORD_LENGTH) {
+    throw flagError(
+      "parley chat",
+      "--password-file <file>",
+      `expected a password of at most ${MAX_PASSWORD_LENGTH} characters on the first line of ${
+        quote(file)
+      }, found ${first.length}`,
+    );
+  }
   // The server refuses such a password anyway, after a round trip.
   if (first.trim() === "") {
     throw flagError(
@@ -106,6 +116,10 @@ function configuredPassword(file?: string): string | undefined {
 
 /** Said when a new password is empty or only spaces, as the server would. */
 const BLANK_PASSWORD = "a password must not be empty or only spaces; try again";
+
+/** Said when a password typed is longer than the server takes. */
+const LONG_PASSWORD =
+  `a password must be at most ${MAX_PASSWORD_LENGTH} characters; try again`;
 
 /**
  * The server's count of the tries left, as in `Wrong password; 2 more
@@ -155,8 +169,20 @@ function typedPasswords(
       return configured!;
     }
     gaveConfigured = false;
+    const tooLong = (password: string) => {
+      if (password.length <= MAX_PASSWORD_LENGTH) return false;
+      show(notice("bad_password", LONG_PASSWORD));
+      return true;
+    };
     if (mode === "login") {
-      return await terminal.question(`password for ${name}: `, true, signal);
+      while (true) {
+        const password = await terminal.question(
+          `password for ${name}: `,
+          true,
+          signal,
+        );
+        if (password === null || !tooLong(password)) return password;
+      }
     }
     while (true) {
       const first = await terminal.question(
@@ -170,6 +196,7 @@ function typedPasswords(
         show(notice("bad_password", BLANK_PASSWORD));
         continue;
       }
+      if (tooLong(first)) continue;
       const second = await terminal.question(
         "repeat the password: ",
         true,

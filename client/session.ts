@@ -610,8 +610,11 @@ export class Session {
         this.#onReady(frame);
         return;
       case "error":
+        // The server waits for another password after each of these
+        // (`bad_frame`: a password longer than it takes).
         if (
-          frame.code === "wrong_password" || frame.code === "bad_password"
+          frame.code === "wrong_password" || frame.code === "bad_password" ||
+          frame.code === "bad_frame"
         ) {
           this.#askPassword(frame.text);
         } else {

@@ -728,6 +728,24 @@ Deno.test("a blank new password is refused at its first prompt and asked again",
   }
 });
 
+Deno.test("a password over 1,024 characters is refused at its prompt and asked again", async () => {
+  // Registering, it used to be asked twice and then end the login with the
+  // server's bad_frame; logging in, the same.
+  await registered(async ({ pty, server }) => {
+    await pty.type("BYE" + ENTER);
+    await pty.expect("*** disconnected: goodbye");
+    await pty.type(`HI ${server.address}` + ENTER);
+    await pty.expect("password for alice: ");
+    await pty.type("p".repeat(1025) + ENTER);
+    await pty.expect(
+      "*** a password must be at most 1024 characters; try again\npassword for alice: ",
+    );
+    await pty.type("pw" + ENTER);
+    await pty.expect(`${server.address}|alice > `);
+    assert.doesNotMatch(pty.screen, /ppp/);
+  });
+});
+
 Deno.test("a password typed ahead of its prompt stays out of the history, and Up stops at the oldest command", async () => {
   // The line was dropped as typed ahead, but readline had recorded it: Up
   // showed the password. Past the oldest command Up showed an empty line.

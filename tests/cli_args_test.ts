@@ -240,3 +240,27 @@ Deno.test("a token file of exactly 64 KiB is read", async () => {
     await Deno.remove(file);
   }
 });
+
+Deno.test("chat with a password file whose first line is over 1,024 characters is a flag error", async () => {
+  // The server refused it only after a round trip, in protocol words.
+  const file = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(file, "p".repeat(1025) + "\nsecond line\n");
+    const { code, stderr } = await parley(
+      "chat",
+      "--name",
+      "al",
+      "--server",
+      "127.0.0.1:1",
+      "--password-file",
+      file,
+    );
+    assert.equal(code, 2);
+    assert.equal(
+      stderr,
+      `parley chat: option '--password-file <file>': expected a password of at most 1024 characters on the first line of "${file}", found 1025 (see --help)\n`,
+    );
+  } finally {
+    await Deno.remove(file);
+  }
+});

@@ -138,6 +138,22 @@ Deno.test("session asks again after a wrong password", async () => {
   await teardown(s);
 });
 
+Deno.test("session asks again after a password the server finds too long, as it waits for another", async () => {
+  // It used to end the login on the server's bad_frame.
+  const s = await setup({ passwords: ["x".repeat(1025), "right"] });
+  await s.end.next();
+  s.end.send({ type: "auth", mode: "login", name: "alice" });
+  await s.end.next();
+  const text =
+    'Field "password" of a "password" frame must be at most 1024 characters, found 1025';
+  s.end.send({ type: "error", code: "bad_frame", text });
+  assert.equal((await s.end.next())?.password, "right");
+  assert.equal(s.requests[1].error, text);
+  s.end.send(ready());
+  assert.equal((await s.login).ok, true);
+  await teardown(s);
+});
+
 Deno.test("session login fails when the password source gives up", async () => {
   const s = await setup({ passwords: ["wrong", null] });
   await s.end.next();
