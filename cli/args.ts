@@ -260,7 +260,8 @@ export function plainSystemError(message: string): string {
 export const MAX_SECRET_FILE_BYTES = 64 * 1024;
 
 /**
- * Reads the file a password or token flag names, as text.
+ * Reads the file a password or token flag names, as text: all of a
+ * regular file, the first line of anything else (a pipe, a terminal).
  *
  * @throws {UsageExit} Naming `option` of `command`, when the file cannot be
  * read or is larger than {@linkcode MAX_SECRET_FILE_BYTES}.
@@ -274,10 +275,14 @@ export function readSecretFile(
   let length = 0;
   try {
     using file = Deno.openSync(path);
+    // From a pipe (`/dev/stdin`, `<(…)`) only the first line is taken, a
+    // byte at a time: what follows it may be the commands of a script.
+    const step = file.statSync().isFile ? bytes.length : 1;
     while (length < bytes.length) {
-      const n = file.readSync(bytes.subarray(length));
+      const n = file.readSync(bytes.subarray(length, length + step));
       if (n === null) break;
       length += n;
+      if (step === 1 && bytes[length - 1] === 0x0a) break;
     }
   } catch (error) {
     throw flagError(

@@ -483,3 +483,29 @@ Deno.test("parley chat --json that cannot connect says so on stdout as an event 
   assert.match(event.text, /^cannot connect to 127\.0\.0\.1:\d+: /);
   assert.equal(result.stderr, `parley chat: ${event.text}\n`);
 });
+
+Deno.test("parley chat --password-file /dev/stdin takes the first line and runs the rest as commands", async () => {
+  // The whole pipe used to be read as the file: the commands were lost.
+  const listener = await new SocketTransport().listen("127.0.0.1:0");
+  const log: ServerLog = { received: [] };
+  const served = serveOne(listener, log);
+  const result = await chat(
+    [
+      "--name",
+      "alice",
+      "--server",
+      listener.address,
+      "--password-file",
+      "/dev/stdin",
+    ],
+    "pw\nwho\n",
+  );
+  await served;
+  listener.close();
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(
+    log.received.filter((f) => f.type === "password" || f.type === "who"),
+    [{ type: "password", password: "pw" }, { type: "who" }],
+  );
+  assert.ok(result.stdout.includes("*** online: alice, bob"));
+});
