@@ -13,10 +13,10 @@ import type { Inbound } from "../transport/transport.ts";
 
 /**
  * Any field name that may hold a credential: `password`, `Password`,
- * `passwd`, `pwd`, `pin`, `secret`, `token`, `apiKey`… Masking a field
+ * `passwd`, `pwd`, `pw`, `pin`, `secret`, `token`, `apiKey`… Masking a field
  * that held none (`ping`) costs nothing.
  */
-const PASSWORD_HINT = /pass|pwd|pin|secret|token|key|auth|cred/i;
+const PASSWORD_HINT = /pass|pw|pin|secret|token|key|auth|cred/i;
 
 /**
  * The netlog text for one received line.

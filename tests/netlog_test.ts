@@ -39,8 +39,8 @@ Deno.test("netlogText() hides passwords in fields parley does not know", () => {
     '{"type":"zap","secret":"***","token":"***","apiKey":"***","x":1}',
   );
   assert.equal(
-    logged('{"type":"zap","pwd":"S4","PIN":"1234","x":1}'),
-    '{"type":"zap","pwd":"***","PIN":"***","x":1}',
+    logged('{"type":"zap","pwd":"S4","PIN":"1234","pw":"S5","x":1}'),
+    '{"type":"zap","pwd":"***","PIN":"***","pw":"***","x":1}',
   );
   assert.equal(
     logged('["password","SECRETARRAY"]'),
