@@ -276,13 +276,20 @@ export class ChatClient {
   }
 
   /**
-   * Notes the text of a private message the server accepted, and gives it
-   * to the message's receipt when that comes.
+   * Notes the text of a private message the server accepted (or never
+   * answered), and gives it to the message's receipt when that comes.
    */
   #withReceiptText(event: ChatEvent): ChatEvent {
     const awaiting = this.#awaitingReceipt;
-    if (event.event === "echo") {
-      awaiting.set(event.id, event.text);
+    // A message the server never confirmed may have arrived all the same:
+    // its receipt, if one comes, says so by name.
+    const sent = event.event === "echo"
+      ? event
+      : event.event === "notice"
+      ? event.unconfirmed
+      : undefined;
+    if (sent) {
+      awaiting.set(sent.id, sent.text);
       if (awaiting.size > MAX_AWAITING_RECEIPT) {
         awaiting.delete(awaiting.keys().next().value!);
       }

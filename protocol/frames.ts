@@ -273,6 +273,15 @@ function stringField(
       } must be at most ${max} characters, found ${value.length}`,
     );
   }
+  // JSON can escape half of a surrogate pair, which no UTF-8 can carry: a
+  // client whose decoder is strict would choke on it when it came back.
+  if (!value.isWellFormed()) {
+    throw shapeError(
+      `Field "${field}" of ${
+        aFrame(obj.type)
+      } must be well-formed Unicode, found a lone surrogate`,
+    );
+  }
   if (value.length < min) {
     throw shapeError(
       `Field "${field}" of ${aFrame(obj.type)} must not be empty`,
@@ -285,7 +294,7 @@ function seqField(obj: Json): number {
   const value = obj.seq;
   if (!Number.isSafeInteger(value) || (value as number) < 0) {
     throw shapeError(
-      `Field "seq" of an "ack" frame must be a whole number >= 0, found ${
+      `Field "seq" of an "ack" frame must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}, found ${
         clip(JSON.stringify(value) ?? "nothing")
       }`,
     );

@@ -402,3 +402,40 @@ Deno.test("a receipt names its message when this client sent it, in any session"
   await second.closed;
   server.close();
 });
+
+Deno.test("a receipt names a message the client had reported not confirmed", async () => {
+  const server = await new FakeServer("chat:7").start();
+  const events: ChatEvent[] = [];
+  const client = newClient(server, events);
+  const [, first] = await Promise.all([
+    client.execute(parseCommand("HI chat:7")),
+    acceptLogin(server),
+  ]);
+  await client.execute(parseCommand("@carol while you were stuck"));
+  const send = await first.next();
+  // The connection ends before the server answers it.
+  first.link.close();
+  await first.closed;
+  const [, second] = await Promise.all([
+    client.execute(parseCommand("HI chat:7")),
+    acceptLogin(server),
+  ]);
+  second.send({ type: "delivered", id: send!.id, to: "carol" });
+  await client.execute(parseCommand("WHO"));
+  await second.next();
+  assert.deepEqual(
+    events.filter((e) =>
+      e.event === "delivered" || (e.event === "notice" && e.unconfirmed)
+    ).map((e) => e.event),
+    ["notice", "delivered"],
+  );
+  assert.deepEqual(events.find((e) => e.event === "delivered"), {
+    event: "delivered",
+    id: send!.id,
+    to: "carol",
+    text: "while you were stuck",
+  });
+  second.send({ type: "bye", reason: "shutdown", text: "Restarting" });
+  await second.closed;
+  server.close();
+});

@@ -61,8 +61,19 @@ Deno.test("valid JSON of the wrong shape is refused with bad_frame", () => {
   });
   assert.deepEqual(refusalOf('{"type":"ack","seq":-1}'), {
     code: "bad_frame",
-    text: 'Field "seq" of an "ack" frame must be a whole number >= 0, found -1',
+    text:
+      'Field "seq" of an "ack" frame must be a whole number from 0 to 9007199254740991, found -1',
   });
+  // A whole number past 2^53 - 1 is refused too, and the text says why.
+  assert.deepEqual(refusalOf('{"type":"ack","seq":100000000000000000000}'), {
+    code: "bad_frame",
+    text:
+      'Field "seq" of an "ack" frame must be a whole number from 0 to 9007199254740991, found 100000000000000000000',
+  });
+  assert.equal(
+    parseClientFrame('{"type":"ack","seq":9007199254740991}').type,
+    "ack",
+  );
   assert.equal(refusalOf('{"type":"ack","seq":1.5}').code, "bad_frame");
   assert.equal(
     refusalOf('{"type":"hello","v":"1","name":"a"}').code,
@@ -175,5 +186,29 @@ Deno.test('refusals say an "ack" frame, a "who" frame', () => {
   assert.equal(
     refusalWhen({ type: "who" }, "while logging in").text,
     'A "who" frame is not allowed while logging in',
+  );
+});
+
+Deno.test("a lone surrogate in a string field is refused with bad_frame", () => {
+  // JSON can escape half a pair; the text was stored and sent back as it
+  // was, which a strict client cannot decode.
+  assert.deepEqual(
+    refusalOf('{"type":"send","id":"s","to":"alice","text":"A\\ud800B"}'),
+    {
+      code: "bad_frame",
+      text:
+        'Field "text" of a "send" frame must be well-formed Unicode, found a lone surrogate',
+    },
+  );
+  assert.equal(
+    refusalOf('{"type":"password","password":"\\udfffx"}').text,
+    'Field "password" of a "password" frame must be well-formed Unicode, found a lone surrogate',
+  );
+  // A whole pair is a character like any other.
+  assert.deepEqual(
+    parseClientFrame(
+      '{"type":"send","id":"s","to":"alice","text":"\\ud83d\\ude00"}',
+    ),
+    { type: "send", id: "s", to: "alice", text: "\u{1F600}" },
   );
 });
