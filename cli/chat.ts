@@ -170,9 +170,9 @@ function typedPasswords(
     }
     gaveConfigured = false;
     const tooLong = (password: string) => {
-      if (password.length <= MAX_PASSWORD_LENGTH) return false;
-      show(notice("bad_password", LONG_PASSWORD));
-      return true;
+      const long = password.length > MAX_PASSWORD_LENGTH;
+      if (long) show(notice("bad_password", LONG_PASSWORD));
+      return long;
     };
     if (mode === "login") {
       while (true) {

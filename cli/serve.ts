@@ -237,16 +237,12 @@ function hostAndPort(host: string, port: number): string {
  * @throws {UsageExit} When the file cannot be read or holds a short token.
  */
 function readToken(file: string): string {
-  const bad = (reason: string) =>
-    flagError("parley serve", "--admin-token-file <file>", reason);
-  const token = readSecretFile(
-    "parley serve",
-    "--admin-token-file <file>",
-    file,
-  )
-    .trim();
+  const option = "--admin-token-file <file>";
+  const token = readSecretFile("parley serve", option, file).trim();
   if (token.length < 16) {
-    throw bad(
+    throw flagError(
+      "parley serve",
+      option,
       `expected a token of at least 16 characters in ${
         quote(file)
       }, found ${token.length}`,

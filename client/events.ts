@@ -24,8 +24,9 @@
  * number that goes on rising across sessions and runs of the client;
  * `delivered.text` is missing when the message was sent by an earlier run.
  * `disconnected.reason` is a server `bye` reason, `lost` (the connection
- * closed unexpectedly) or `no_answer` (the server stopped answering pings). `notice.code` is a server error
- * code for server errors, otherwise one of {@linkcode NoticeCode}; a
+ * closed unexpectedly) or `no_answer` (the server stopped answering
+ * pings). `notice.code` is a server error code for server errors,
+ * otherwise one of {@linkcode NoticeCode}; a
  * refused `send` (`no_such_user`, `rate_limited`, `mailbox_full`…) carries
  * `refused`: the id, recipient and text of the message that was not sent,
  * as does `not_sent`, a message still waiting for its turn (the client

@@ -249,13 +249,12 @@ export class Session {
   #state: SessionState = "login";
   // Login sub-state: waiting for the server, or for the password source.
   #asking?: AbortController;
-  // Why the login ended while the password was being asked for: the
+  // Set when the login ended while the password was being asked for: the
   // question stays open (a password typed on would otherwise land at the
-  // command prompt, shown), and its answer ends the login. With
-  // `#retryLate` (the server's login timeout) the answer is for a new
-  // connection to log in with; otherwise it is dropped.
-  #outlivedBy?: string;
-  #retryLate = false;
+  // command prompt, shown), and its answer ends the login. With `retry`
+  // (the server's login timeout) the answer is for a new connection to log
+  // in with; otherwise it is dropped.
+  #outlived?: { reason: string; retry: boolean };
   #mode: "register" | "login" = "login";
   #loginResult?: (result: LoginResult) => void;
   #closedResolve!: () => void;
@@ -623,8 +622,10 @@ export class Session {
         return;
       case "bye":
         if (this.#asking) {
-          this.#outlivedBy = frame.text;
-          this.#retryLate = frame.reason === "login_timeout";
+          this.#outlived = {
+            reason: frame.text,
+            retry: frame.reason === "login_timeout",
+          };
           this.#link.close();
           return;
         }
@@ -654,12 +655,13 @@ export class Session {
     } finally {
       this.#asking = undefined;
     }
-    if (this.#outlivedBy !== undefined && !asking.signal.aborted) {
-      const reason = this.#outlivedBy;
+    const outlived = this.#outlived;
+    if (outlived && !asking.signal.aborted) {
+      const { reason, retry } = outlived;
       const resolve = this.#loginResult;
       this.#loginResult = undefined;
       resolve?.(
-        password === null || !this.#retryLate
+        password === null || !retry
           ? { ok: false, reason }
           : { ok: false, reason, late: { mode: this.#mode, password } },
       );
@@ -876,12 +878,10 @@ export class Session {
     this.#dropWaitingWhos();
     // Nothing more will be answered: what waited goes before the end.
     this.#sayDeferred(true);
-    if (this.#outlivedBy === undefined && this.#asking && !this.#stopping) {
-      this.#outlivedBy = LOST;
-    }
-    if (this.#outlivedBy !== undefined) {
-      // The open question ends the login.
-    } else if (this.#loginResult) {
+    if (this.#asking && !this.#stopping) {
+      // The open question ends the login (see #askPassword).
+      this.#outlived ??= { reason: LOST, retry: false };
+    } else if (!this.#outlived && this.#loginResult) {
       this.#failLogin(LOST);
     } else if (wasReady && !this.#endExplained) {
       this.#emit({ event: "disconnected", reason: "lost", text: LOST });

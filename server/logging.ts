@@ -127,9 +127,7 @@ function netlogSink(
       ));
     },
     [Symbol.dispose]() {
-      if (started && !failed) {
-        pending.push(mark("stop", "parley serve stopped"));
-      }
+      if (started) add(mark("stop", "parley serve stopped"));
       flush();
       file.close();
     },
