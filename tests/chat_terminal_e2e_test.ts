@@ -100,6 +100,38 @@ async function ending(
   };
 }
 
+/**
+ * Registering, with "half" of the password typed and the login ended under
+ * the prompt by `endLogin`: types the rest, and the password again at the
+ * repeat prompt.
+ */
+async function finishLatePassword(
+  pty: Pty,
+  endLogin: () => Promise<unknown>,
+): Promise<void> {
+  await pty.expect("new password for alice: ");
+  await pty.type("half");
+  await endLogin();
+  await pty.type("way" + ENTER);
+  await pty.expect("repeat the password: ");
+  await pty.type("halfway" + ENTER);
+}
+
+/**
+ * Types `before`, then HELP with the echo on, then Ctrl-D; checks that the
+ * client exits 0 and gives the terminal back with echo on.
+ */
+async function helpThenQuit(pty: Pty, before = ""): Promise<void> {
+  await pty.type(before + "HEL");
+  await pty.expect("HEL");
+  await pty.type("P" + ENTER);
+  await pty.expect("*** commands");
+  await pty.type(CTRL_D);
+  const end = await ending(pty);
+  assert.equal(end.exit, "exit=0");
+  assert.equal(end.echo, "echo");
+}
+
 /** Waits for the server to log that alice's connection said bye. */
 async function saidBye(server: ServerProcess): Promise<void> {
   await server.stderr.waitFor(/Closed conn-\d+ \S+ (alice|-): client_left$/);
@@ -287,12 +319,10 @@ Deno.test("a password still being typed when the server gives up logs in on a ne
   // unknown command and kept in the history.
   const s = await start(["--login-timeout", "1"]);
   try {
-    await s.pty.expect("new password for alice: ");
-    await s.pty.type("half");
-    await s.server.stderr.waitFor(/Closed conn-1 \S+ -: login_timeout$/);
-    await s.pty.type("way" + ENTER);
-    await s.pty.expect("repeat the password: ");
-    await s.pty.type("halfway" + ENTER);
+    await finishLatePassword(
+      s.pty,
+      () => s.server.stderr.waitFor(/Closed conn-1 \S+ -: login_timeout$/),
+    );
     await s.pty.expect(
       "*** the server stopped waiting for the password; logging in again\n",
     );
@@ -300,14 +330,7 @@ Deno.test("a password still being typed when the server gives up logs in on a ne
     await s.pty.expect(`${s.server.address}|alice > `);
     await s.server.stderr.waitFor(/Registered alice from /);
     // Nothing in the history: Up leaves the line empty.
-    await s.pty.type(UP + "HEL");
-    await s.pty.expect("HEL");
-    await s.pty.type("P" + ENTER);
-    await s.pty.expect("*** commands");
-    await s.pty.type(CTRL_D);
-    const end = await ending(s.pty);
-    assert.equal(end.exit, "exit=0");
-    assert.equal(end.echo, "echo");
+    await helpThenQuit(s.pty, UP);
     assert.doesNotMatch(s.pty.screen, /half|way|cannot log in/);
   } finally {
     await s.done();
@@ -317,26 +340,16 @@ Deno.test("a password still being typed when the server gives up logs in on a ne
 Deno.test("a password still being typed when the server stops stays hidden, and the login ends at Enter", async () => {
   const s = await start();
   try {
-    await s.pty.expect("new password for alice: ");
-    await s.pty.type("half");
-    await s.server.stop();
-    await delay(300);
-    await s.pty.type("way" + ENTER);
-    await s.pty.expect("repeat the password: ");
-    await s.pty.type("halfway" + ENTER);
+    await finishLatePassword(s.pty, async () => {
+      await s.server.stop();
+      await delay(300);
+    });
     await s.pty.expect(
       `*** cannot log in to ${s.server.address} as alice: The server is shutting down\n`,
     );
     await s.pty.expect("alice> ");
     // Typed keys show again, and the half-typed password is gone.
-    await s.pty.type("HEL");
-    await s.pty.expect("HEL");
-    await s.pty.type("P" + ENTER);
-    await s.pty.expect("*** commands");
-    await s.pty.type(CTRL_D);
-    const end = await ending(s.pty);
-    assert.equal(end.exit, "exit=0");
-    assert.equal(end.echo, "echo");
+    await helpThenQuit(s.pty);
     assert.doesNotMatch(s.pty.screen, /half|way/);
   } finally {
     await s.done();

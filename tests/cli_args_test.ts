@@ -21,6 +21,31 @@ async function parley(
   };
 }
 
+/**
+ * Runs `parley chat` unattended with a password file holding `text`;
+ * returns its status, its stderr and the file's path (removed after).
+ */
+async function chatWithPasswordFile(
+  text: string,
+): Promise<{ code: number; stderr: string; file: string }> {
+  const file = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(file, text);
+    const { code, stderr } = await parley(
+      "chat",
+      "--name",
+      "al",
+      "--server",
+      "127.0.0.1:1",
+      "--password-file",
+      file,
+    );
+    return { code, stderr, file };
+  } finally {
+    await Deno.remove(file);
+  }
+}
+
 Deno.test("a bad flag value is quoted with its control characters spelled out", async () => {
   const { code, stderr } = await parley("serve", "--port", "1\u202E9");
   assert.equal(code, 2);
@@ -157,26 +182,12 @@ Deno.test("serve --help states the default of --db once", async () => {
 });
 
 Deno.test("chat with a password file of only spaces is a flag error, before any connection", async () => {
-  const file = await Deno.makeTempFile();
-  try {
-    await Deno.writeTextFile(file, "   \n");
-    const { code, stderr } = await parley(
-      "chat",
-      "--name",
-      "al",
-      "--server",
-      "127.0.0.1:1",
-      "--password-file",
-      file,
-    );
-    assert.equal(code, 2);
-    assert.equal(
-      stderr,
-      `parley chat: option '--password-file <file>': expected a password on the first line of "${file}", found an empty line or only spaces (see --help)\n`,
-    );
-  } finally {
-    await Deno.remove(file);
-  }
+  const { code, stderr, file } = await chatWithPasswordFile("   \n");
+  assert.equal(code, 2);
+  assert.equal(
+    stderr,
+    `parley chat: option '--password-file <file>': expected a password on the first line of "${file}", found an empty line or only spaces (see --help)\n`,
+  );
 });
 
 Deno.test("a password or token flag naming a huge file is refused without reading it all", async () => {
@@ -243,24 +254,12 @@ Deno.test("a token file of exactly 64 KiB is read", async () => {
 
 Deno.test("chat with a password file whose first line is over 1,024 characters is a flag error", async () => {
   // The server refused it only after a round trip, in protocol words.
-  const file = await Deno.makeTempFile();
-  try {
-    await Deno.writeTextFile(file, "p".repeat(1025) + "\nsecond line\n");
-    const { code, stderr } = await parley(
-      "chat",
-      "--name",
-      "al",
-      "--server",
-      "127.0.0.1:1",
-      "--password-file",
-      file,
-    );
-    assert.equal(code, 2);
-    assert.equal(
-      stderr,
-      `parley chat: option '--password-file <file>': expected a password of at most 1024 characters on the first line of "${file}", found 1025 (see --help)\n`,
-    );
-  } finally {
-    await Deno.remove(file);
-  }
+  const { code, stderr, file } = await chatWithPasswordFile(
+    "p".repeat(1025) + "\nsecond line\n",
+  );
+  assert.equal(code, 2);
+  assert.equal(
+    stderr,
+    `parley chat: option '--password-file <file>': expected a password of at most 1024 characters on the first line of "${file}", found 1025 (see --help)\n`,
+  );
 });

@@ -35,6 +35,47 @@ async function acceptLogin(server: FakeServer): Promise<ServerEnd> {
   return end;
 }
 
+/**
+ * Takes the next connection through `hello` and `auth` (a new account),
+ * waits until the client asks its user for the password (`asked` is what
+ * its password source fills), then gives up on the login as the server's
+ * login timeout does.
+ */
+async function timeOutWhileAsking(
+  server: FakeServer,
+  asked: unknown[],
+): Promise<void> {
+  const end = await server.accept();
+  assert.equal((await end.next())?.type, "hello");
+  end.send({ type: "auth", mode: "register", name: "alice" });
+  while (asked.length === 0) await new Promise((r) => setTimeout(r, 0));
+  end.send({
+    type: "bye",
+    reason: "login_timeout",
+    text: "Login took too long",
+  });
+  await end.closed;
+}
+
+/** A client logged in to a new fake server at `chat:7`. */
+async function loggedInAt7() {
+  const server = await new FakeServer("chat:7").start();
+  const events: ChatEvent[] = [];
+  const client = newClient(server, events);
+  const [, end] = await Promise.all([
+    client.execute(parseCommand("HI chat:7")),
+    acceptLogin(server),
+  ]);
+  return { server, events, client, end };
+}
+
+/** The server ends the session on `end` and stops listening. */
+async function restart(server: FakeServer, end: ServerEnd): Promise<void> {
+  end.send({ type: "bye", reason: "shutdown", text: "Restarting" });
+  await end.closed;
+  server.close();
+}
+
 Deno.test("chat client prompt shows the server and name once connected", async () => {
   const server = await new FakeServer("chat:7").start();
   const events: ChatEvent[] = [];
@@ -256,17 +297,7 @@ Deno.test("a password typed after the server's login timeout logs in on a new co
     },
   });
   const connecting = client.execute(parseCommand("HI chat:7"));
-
-  const first = await server.accept();
-  assert.equal((await first.next())?.type, "hello");
-  first.send({ type: "auth", mode: "register", name: "alice" });
-  while (asked.length === 0) await new Promise((r) => setTimeout(r, 0));
-  first.send({
-    type: "bye",
-    reason: "login_timeout",
-    text: "Login took too long",
-  });
-  await first.closed;
+  await timeOutWhileAsking(server, asked);
   assert.equal(signal.aborted, false, "the question was stopped");
   assert.deepEqual(events, []);
 
@@ -289,9 +320,7 @@ Deno.test("a password typed after the server's login timeout logs in on a new co
     ),
   );
   assert.equal(client.prompt, "chat:7|alice > ");
-  second.send({ type: "bye", reason: "shutdown", text: "Restarting" });
-  await second.closed;
-  server.close();
+  await restart(server, second);
 });
 
 Deno.test("a password typed after the login timeout is not given when the server asks something else", async () => {
@@ -309,16 +338,7 @@ Deno.test("a password typed after the login timeout is not given when the server
     },
   });
   const connecting = client.execute(parseCommand("HI chat:7"));
-  const first = await server.accept();
-  await first.next();
-  first.send({ type: "auth", mode: "register", name: "alice" });
-  while (asked.length === 0) await new Promise((r) => setTimeout(r, 0));
-  first.send({
-    type: "bye",
-    reason: "login_timeout",
-    text: "Login took too long",
-  });
-  await first.closed;
+  await timeOutWhileAsking(server, asked);
   release();
 
   // Someone registered the name meanwhile: the new password is no answer.
@@ -341,9 +361,7 @@ Deno.test("a password typed after the login timeout is not given when the server
       "alice was registered by someone else meanwhile; its password is asked for",
     ],
   );
-  second.send({ type: "bye", reason: "shutdown", text: "Restarting" });
-  await second.closed;
-  server.close();
+  await restart(server, second);
 });
 
 Deno.test("a login timeout with no password being asked for still ends the login", async () => {
@@ -364,13 +382,7 @@ Deno.test("a login timeout with no password being asked for still ends the login
 });
 
 Deno.test("a receipt names its message when this client sent it, in any session", async () => {
-  const server = await new FakeServer("chat:7").start();
-  const events: ChatEvent[] = [];
-  const client = newClient(server, events);
-  const [, first] = await Promise.all([
-    client.execute(parseCommand("HI chat:7")),
-    acceptLogin(server),
-  ]);
+  const { server, events, client, end: first } = await loggedInAt7();
   await client.execute(parseCommand("@carol see you at nine"));
   const send = await first.next();
   first.send({
@@ -398,19 +410,11 @@ Deno.test("a receipt names its message when this client sent it, in any session"
     { event: "delivered", id: "1", to: "carol" },
     { event: "delivered", id: send!.id, to: "carol", text: "see you at nine" },
   ]);
-  second.send({ type: "bye", reason: "shutdown", text: "Restarting" });
-  await second.closed;
-  server.close();
+  await restart(server, second);
 });
 
 Deno.test("a receipt names a message the client had reported not confirmed", async () => {
-  const server = await new FakeServer("chat:7").start();
-  const events: ChatEvent[] = [];
-  const client = newClient(server, events);
-  const [, first] = await Promise.all([
-    client.execute(parseCommand("HI chat:7")),
-    acceptLogin(server),
-  ]);
+  const { server, events, client, end: first } = await loggedInAt7();
   await client.execute(parseCommand("@carol while you were stuck"));
   const send = await first.next();
   // The connection ends before the server answers it.
@@ -435,7 +439,5 @@ Deno.test("a receipt names a message the client had reported not confirmed", asy
     to: "carol",
     text: "while you were stuck",
   });
-  second.send({ type: "bye", reason: "shutdown", text: "Restarting" });
-  await second.closed;
-  server.close();
+  await restart(server, second);
 });
